@@ -1,0 +1,41 @@
+package io.livemig.guest;
+
+import java.util.Locale;
+
+/**
+ * One synthetic vCPU load: {@code -workload target=ID,dirty-rate=RATE|max,pattern=…,hotset-size=SIZE,threads=N,seed=S}.
+ *
+ * @param target     idstr of the RAM block written to
+ * @param dirtyRate  bytes per second of dirtied pages over all threads, or {@link #UNTHROTTLED}
+ * @param pattern    which pages are chosen
+ * @param hotsetSize bytes of the hot set (pattern {@code hotset}); the first {@code hotsetSize} bytes of the block
+ * @param threads    number of vCPU threads, at least 1
+ * @param seed       seed of the page choice and of the data written; the same seed gives the same sequence
+ */
+public record WorkloadSpec(String target, long dirtyRate, Pattern pattern, long hotsetSize, int threads, long seed) {
+
+    /** {@code dirty-rate=max}: write as fast as the threads can. */
+    public static final long UNTHROTTLED = -1;
+
+    public enum Pattern {
+        /** uniform random pages over the whole block */
+        RANDOM,
+        /** a sweep from page 0 to the end, then again */
+        SEQUENTIAL,
+        /** uniform random pages within the first {@code hotsetSize} bytes */
+        HOTSET;
+
+        public String qapiName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        public static Pattern fromQapi(String s) {
+            for (Pattern p : values()) {
+                if (p.qapiName().equals(s)) {
+                    return p;
+                }
+            }
+            throw new IllegalArgumentException("pattern must be random, sequential or hotset, got '" + s + "'");
+        }
+    }
+}
