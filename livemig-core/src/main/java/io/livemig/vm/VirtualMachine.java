@@ -1,27 +1,97 @@
 package io.livemig.vm;
 
+import io.livemig.channel.MigrationUri;
+import io.livemig.devices.machine.CpuTimers;
+import io.livemig.devices.ram.RamDevice;
+import io.livemig.devices.ram.RamRecordDescriptor;
+import io.livemig.guest.GuestMemory;
+import io.livemig.guest.RamBlock;
 import io.livemig.guest.RunState;
+import io.livemig.guest.RunStateGate;
+import io.livemig.guest.Workload;
+import io.livemig.guest.WorkloadSpec;
+import io.livemig.savevm.Capability;
+import io.livemig.savevm.GlobalState;
+import io.livemig.savevm.HandlerRegistry;
+import io.livemig.savevm.IterationPolicy;
+import io.livemig.savevm.MigrationCapabilities;
+import io.livemig.savevm.MigrationEvents;
+import io.livemig.savevm.MigrationIncoming;
+import io.livemig.savevm.MigrationParameters;
+import io.livemig.savevm.MigrationSource;
+import io.livemig.savevm.MigrationStateMachine;
+import io.livemig.savevm.MigrationStats;
+import io.livemig.savevm.MigrationStatus;
 
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * A livemig guest: memory, devices, vCPU workloads, run state, and the migration engine that can
- * move it. The QMP server and the CLI drive a guest only through this class. Command methods are
- * thread-safe (QMP clients may call them concurrently) and never block on a migration in flight.
+ * move it. The QMP server and the CLI drive a guest only through this class.
+ *
+ * <p>Machine {@code none} registers, like QEMU 7.2: {@code timer} (section 0), a reserved id
+ * (QEMU's {@code dirty-bitmap}), {@code ram} (2), a reserved id (QEMU's {@code block}),
+ * {@code globalstate} (4) — so its stream has QEMU's section set, order and ids.
+ *
+ * <p>Threading: command methods are synchronized on this object and never block on a migration
+ * in flight (the migration runs on its own thread). Events are delivered on the thread that
+ * caused them.
  */
 public final class VirtualMachine implements AutoCloseable {
 
+    public static final String MACHINE_NONE = "none";
+
     private final VmConfig config;
     private final List<VmEventListener> listeners = new CopyOnWriteArrayList<>();
-    private volatile RunState runState;
+    private final GuestMemory memory;
+    private final RunStateGate gate;
+    private final HandlerRegistry registry = new HandlerRegistry();
+    private final GlobalState globalState = new GlobalState();
+    private final CpuTimers timers = new CpuTimers();
+    private final MigrationParameters params = new MigrationParameters();
+    private final MigrationCapabilities caps = new MigrationCapabilities();
+    private final MigrationStats stats = new MigrationStats();
+    private final MigrationStateMachine outgoing;
+    private final MigrationStateMachine incomingState;
+    private final List<Workload> workloads = new ArrayList<>();
+    private final MigrationEvents migrationEvents;
 
-    private VirtualMachine(VmConfig config) {
+    private volatile boolean autostart;
+    private volatile MigrationSource source;
+    private volatile MigrationIncoming incoming;
+    private volatile IterationPolicy policy = IterationPolicy.ALL;
+    private volatile boolean closed;
+
+    private VirtualMachine(VmConfig config, GuestMemory memory) {
         this.config = config;
-        this.runState = config.incoming().isPresent() ? RunState.INMIGRATE
+        this.memory = memory;
+        this.autostart = !config.startPaused();
+        RunState initial = config.incoming().isPresent() ? RunState.INMIGRATE
                 : config.startPaused() ? RunState.PRELAUNCH : RunState.RUNNING;
+        this.gate = new RunStateGate(initial);
+        this.outgoing = new MigrationStateMachine(this::migrationStatusEvent);
+        this.incomingState = new MigrationStateMachine(this::migrationStatusEvent);
+        this.migrationEvents = pass -> {
+            if (caps.has(Capability.EVENTS)) {
+                emit("MIGRATION_PASS", Map.of("pass", pass));
+            }
+        };
+        timers.onRunState(initial);
+        this.lastState = initial;
+        gate.addListener(this::runStateChanged);
+        registry.register(CpuTimers.IDSTR, CpuTimers.VERSION, timers);
+        registry.reserveSectionId();
+        registry.register(RamRecordDescriptor.IDSTR, RamRecordDescriptor.VERSION,
+                new RamDevice(memory, stats, migrationEvents, () -> gate.state().isRunning()));
+        registry.reserveSectionId();
+        registry.register(GlobalState.IDSTR, GlobalState.VERSION, globalState);
     }
 
     /**
@@ -30,76 +100,255 @@ public final class VirtualMachine implements AutoCloseable {
      * than {@code defer}, starts listening for the incoming migration.
      */
     public static VirtualMachine start(VmConfig config) throws IOException {
-        return new VirtualMachine(config);
+        if (!MACHINE_NONE.equals(config.machine())) {
+            throw new IllegalArgumentException("machine type '" + config.machine() + "' is not supported (only 'none')");
+        }
+        GuestMemory memory = new GuestMemory();
+        // QEMU keeps RAM blocks sorted from the largest to the smallest; the stream lists them so
+        List<VmConfig.MemoryBackend> backends = new ArrayList<>(config.backends());
+        backends.sort(Comparator.comparingLong(VmConfig.MemoryBackend::size).reversed());
+        try {
+            for (VmConfig.MemoryBackend b : backends) {
+                memory.add(b.memPath().isPresent()
+                        ? RamBlock.mappedFile(b.id(), b.size(), b.memPath().get(), b.share(), b.prealloc())
+                        : RamBlock.anonymous(b.id(), b.size(), b.prealloc()));
+            }
+        } catch (IOException | RuntimeException e) {
+            memory.close();
+            throw e;
+        }
+        VirtualMachine vm = new VirtualMachine(config, memory);
+        try {
+            for (WorkloadSpec w : config.workloads()) {
+                RamBlock block = memory.find(w.target());
+                if (block == null) {
+                    throw new IllegalArgumentException("-workload target '" + w.target() + "' names no memory backend");
+                }
+                vm.workloads.add(Workload.start(w, block, vm.gate));
+            }
+            Optional<String> inc = config.incoming();
+            if (inc.isPresent() && !"defer".equals(inc.get())) {
+                vm.startIncoming(MigrationUri.parse(inc.get()));
+            }
+        } catch (IOException | RuntimeException e) {
+            vm.close();
+            throw e;
+        }
+        return vm;
     }
 
     public VmConfig config() {
         return config;
     }
 
-    /** {@code query-status}. */
-    public RunState runState() {
-        return runState;
+    public GuestMemory memory() {
+        return memory;
     }
 
-    /** QMP {@code stop}: pauses the vCPUs; emits {@code STOP}. A no-op when not running. */
-    public void stop() {
-        runState = RunState.PAUSED;
+    /** {@code query-status}. */
+    public RunState runState() {
+        return gate.state();
+    }
+
+    /** QMP {@code stop}: pauses the vCPUs; during an incoming migration, only turns autostart off. */
+    public synchronized void stop() {
+        RunState s = gate.state();
+        if (s == RunState.INMIGRATE) {
+            autostart = false;
+        } else if (s.isRunning()) {
+            gate.compareAndSet(RunState.RUNNING, RunState.PAUSED);
+        }
     }
 
     /** QMP {@code cont}; during an incoming migration it only asks for the guest to start when it completes. */
-    public void cont() throws VmCommandException {
-        runState = RunState.RUNNING;
+    public synchronized void cont() throws VmCommandException {
+        RunState s = gate.state();
+        switch (s) {
+            case INMIGRATE -> autostart = true;
+            case SHUTDOWN -> throw VmCommandException.generic("Resetting the Virtual Machine is required");
+            case FINISH_MIGRATE -> throw VmCommandException.generic("Migration is not finished yet: the guest is switching over");
+            case RUNNING -> {
+            }
+            default -> gate.compareAndSet(s, RunState.RUNNING);
+        }
     }
 
     /** QMP {@code migrate}: starts an outgoing migration to {@code uri} and returns at once. */
-    public void migrate(String uri) throws VmCommandException {
-        throw VmCommandException.generic("migration engine not wired yet: " + uri);
+    public synchronized void migrate(String uri) throws VmCommandException {
+        if (outgoing.status().isRunning() || incomingState.status().isRunning()) {
+            throw VmCommandException.generic("There's a migration process in progress");
+        }
+        if (gate.state() == RunState.INMIGRATE) {
+            throw VmCommandException.generic("Guest is waiting for an incoming migration");
+        }
+        MigrationUri target = parseUri(uri);
+        if (target instanceof MigrationUri.Defer) {
+            throw VmCommandException.generic("Parameter 'uri' expects a valid migration protocol");
+        }
+        stats.reset(System.currentTimeMillis());
+        if (!outgoing.transition(outgoing.status(), MigrationStatus.SETUP)) {
+            throw VmCommandException.generic("There's a migration process in progress");
+        }
+        MigrationSource src = new MigrationSource(new MigrationSource.Setup(registry, gate, globalState, config.machine(),
+                config.uuid(), params, caps, policy, stats, outgoing, migrationEvents), target);
+        source = src;
+        src.start();
     }
 
     /** QMP {@code migrate-incoming}: only valid for a guest started with {@code -incoming defer}. */
-    public void migrateIncoming(String uri) throws VmCommandException {
-        throw VmCommandException.generic("migration engine not wired yet: " + uri);
+    public synchronized void migrateIncoming(String uri) throws VmCommandException {
+        if (config.incoming().isEmpty()) {
+            throw VmCommandException.generic("'-incoming' was not specified on the command line");
+        }
+        if (incoming != null || incomingState.status() != MigrationStatus.NONE) {
+            throw VmCommandException.generic("The incoming migration has already been started");
+        }
+        MigrationUri target = parseUri(uri);
+        if (target instanceof MigrationUri.Defer) {
+            throw VmCommandException.generic("Parameter 'uri' expects a valid migration protocol");
+        }
+        try {
+            startIncoming(target);
+        } catch (IOException e) {
+            throw VmCommandException.generic("Failed to listen on " + target + ": " + e.getMessage());
+        }
+    }
+
+    private void startIncoming(MigrationUri uri) throws IOException {
+        incomingState.transition(MigrationStatus.NONE, MigrationStatus.SETUP);
+        try {
+            incoming = MigrationIncoming.listen(new MigrationIncoming.Setup(registry, gate, globalState, config.machine(),
+                    () -> autostart, stats, incomingState, migrationEvents), uri);
+        } catch (IOException | RuntimeException e) {
+            incomingState.transitionFromAny(MigrationStatus.FAILED);
+            throw e;
+        }
+    }
+
+    /** The address the incoming migration listens on, once started (e.g. the real port of {@code tcp:…:0}). */
+    public Optional<MigrationUri> incomingAddress() {
+        MigrationIncoming mi = incoming;
+        return mi == null ? Optional.empty() : Optional.of(mi.address());
+    }
+
+    private static MigrationUri parseUri(String uri) throws VmCommandException {
+        String scheme = uri.contains(":") ? uri.substring(0, uri.indexOf(':')) : uri;
+        if (!List.of("tcp", "unix", "file", "exec", "defer").contains(scheme)) {
+            throw VmCommandException.generic("Parameter 'uri' expects a valid migration protocol");
+        }
+        try {
+            return MigrationUri.parse(uri);
+        } catch (IllegalArgumentException e) {
+            throw VmCommandException.generic(e.getMessage());
+        }
     }
 
     /** QMP {@code migrate_cancel} / {@code migrate-cancel}: a no-op when nothing runs. */
     public void migrateCancel() {
+        MigrationSource src = source;
+        if (src != null) {
+            src.cancel();
+        }
     }
 
-    /** QMP {@code query-migrate}: the JSON object QEMU returns, as nested maps in QEMU's key order. */
+    /** QMP {@code query-migrate}: the JSON object QEMU returns, as nested maps. */
     public Map<String, Object> queryMigrate() {
-        return Map.of();
+        MigrationStatus st = outgoing.status();
+        Map<String, Object> m = new LinkedHashMap<>();
+        if (st == MigrationStatus.NONE) {
+            MigrationStatus in = incomingState.status();
+            if (in != MigrationStatus.NONE) {
+                m.put("status", in.qapiName());
+                MigrationIncoming mi = incoming;
+                if (in == MigrationStatus.FAILED && mi != null && mi.errorDesc() != null) {
+                    m.put("error-desc", mi.errorDesc());
+                }
+            }
+            return m;
+        }
+        m.put("status", st.qapiName());
+        switch (st) {
+            case SETUP, CANCELLED -> {
+            }
+            case FAILED -> {
+                MigrationSource src = source;
+                if (src != null && src.errorDesc() != null) {
+                    m.put("error-desc", src.errorDesc());
+                }
+            }
+            default -> {
+                m.put("setup-time", stats.setupTimeMs);
+                if (st == MigrationStatus.COMPLETED) {
+                    m.put("downtime", stats.downtimeMs);
+                    m.put("total-time", stats.totalTimeMs);
+                } else {
+                    m.put("expected-downtime", stats.expectedDowntimeMs);
+                    m.put("total-time", System.currentTimeMillis() - stats.startTimeMs);
+                }
+                m.put("ram", ramInfo());
+            }
+        }
+        return m;
+    }
+
+    private Map<String, Object> ramInfo() {
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("transferred", stats.ramTransferred);
+        r.put("remaining", stats.remainingBytes);
+        r.put("total", stats.totalBytes);
+        r.put("duplicate", stats.duplicatePages);
+        r.put("skipped", 0L);
+        r.put("normal", stats.normalPages);
+        r.put("normal-bytes", stats.normalBytes);
+        r.put("dirty-pages-rate", stats.dirtyPagesRate);
+        r.put("mbps", stats.mbps);
+        r.put("dirty-sync-count", stats.dirtySyncCount);
+        r.put("postcopy-requests", 0L);
+        r.put("page-size", (long) io.livemig.guest.PageSize.TARGET_PAGE_SIZE);
+        r.put("multifd-bytes", 0L);
+        r.put("pages-per-second", stats.pagesPerSecond);
+        r.put("precopy-bytes", stats.precopyBytes);
+        r.put("downtime-bytes", stats.downtimeBytes);
+        r.put("postcopy-bytes", 0L);
+        r.put("dirty-sync-missed-zero-copy", 0L);
+        return r;
     }
 
     /** QMP {@code query-migrate-parameters}. */
     public Map<String, Object> queryMigrateParameters() {
-        return Map.of();
+        return MigrationParametersCodec.query(params);
     }
 
     /**
      * QMP {@code migrate-set-parameters}: {@code args} is the command's {@code arguments} object as
-     * parsed JSON (numbers as {@link Number}, strings, booleans). Unknown keys and wrong types are
-     * rejected as QEMU rejects them, and nothing is changed unless everything is valid.
+     * parsed JSON. Unknown keys and wrong types are rejected as QEMU rejects them, and nothing is
+     * changed unless everything is valid.
      */
     public void setMigrateParameters(Map<String, Object> args) throws VmCommandException {
-        if (!args.isEmpty()) {
-            throw VmCommandException.generic("Parameter '" + args.keySet().iterator().next() + "' is unexpected");
-        }
+        MigrationParametersCodec.apply(params, args);
     }
 
     /** QMP {@code query-migrate-capabilities}: a list of {@code {"capability": name, "state": bool}}. */
     public List<Map<String, Object>> queryMigrateCapabilities() {
-        return List.of();
+        return MigrationParametersCodec.queryCapabilities(caps);
     }
 
-    /**
-     * QMP {@code migrate-set-capabilities}: {@code capabilities} is the argument's list of
-     * {@code {"capability": name, "state": bool}} objects as parsed JSON.
-     */
-    public void setMigrateCapabilities(List<Map<String, Object>> capabilities) throws VmCommandException {
-        if (!capabilities.isEmpty()) {
-            throw VmCommandException.generic("capabilities not wired yet");
+    /** QMP {@code migrate-set-capabilities}. */
+    public synchronized void setMigrateCapabilities(List<Map<String, Object>> capabilities) throws VmCommandException {
+        var next = MigrationParametersCodec.parseCapabilities(caps.enabled(), capabilities);
+        if (outgoing.status().isRunning() || incomingState.status().isRunning() && !incomingState.status().equals(MigrationStatus.SETUP)) {
+            throw VmCommandException.generic("There's a migration process in progress");
         }
+        caps.set(next);
+    }
+
+    /** The engine's view for tests and tools: the migration status of the outgoing side. */
+    public MigrationStatus outgoingStatus() {
+        return outgoing.status();
+    }
+
+    public MigrationStatus incomingStatus() {
+        return incomingState.status();
     }
 
     public void addEventListener(VmEventListener listener) {
@@ -110,9 +359,71 @@ public final class VirtualMachine implements AutoCloseable {
         listeners.remove(listener);
     }
 
+    private void emit(String event, Map<String, Object> data) {
+        for (VmEventListener l : listeners) {
+            l.onEvent(event, data);
+        }
+    }
+
+    private void migrationStatusEvent(MigrationStatus s) {
+        if (caps.has(Capability.EVENTS)) {
+            emit("MIGRATION", Map.of("status", s.qapiName()));
+        }
+    }
+
+    /** Guards {@link #lastState}; never held while calling into the gate (the gate calls us). */
+    private final Object runStateLock = new Object();
+    private RunState lastState;
+
+    private void runStateChanged(RunState s) {
+        timers.onRunState(s);
+        boolean wasRunning;
+        synchronized (runStateLock) {
+            wasRunning = lastState != null && lastState.isRunning();
+            lastState = s;
+        }
+        if (s.isRunning() && !wasRunning) {
+            emit("RESUME", Map.of());
+        } else if (!s.isRunning() && wasRunning) {
+            emit("STOP", Map.of());
+        }
+    }
+
     /** QMP {@code quit}: cancels any migration, stops the workloads and releases memory. */
     @Override
     public void close() {
-        runState = RunState.SHUTDOWN;
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        MigrationSource src = source;
+        if (src != null) {
+            src.cancel();
+            joinQuietly(src::join);
+        }
+        MigrationIncoming mi = incoming;
+        if (mi != null) {
+            mi.cancel();
+            joinQuietly(mi::join);
+        }
+        gate.shutdown();
+        for (Workload w : workloads) {
+            w.close();
+        }
+        memory.close();
+    }
+
+    private interface Joiner {
+        void join(long millis) throws InterruptedException;
+    }
+
+    private static void joinQuietly(Joiner j) {
+        try {
+            j.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }

@@ -1,0 +1,92 @@
+package io.livemig.devices.ram;
+
+import io.livemig.guest.GuestMemory;
+import io.livemig.savevm.MigrationEvents;
+import io.livemig.savevm.MigrationStats;
+import io.livemig.savevm.RateLimit;
+import io.livemig.savevm.SaveStateHandler;
+import io.livemig.stream.MigrationInput;
+import io.livemig.stream.MigrationOutput;
+
+import java.io.IOException;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Section {@code ram} (instance 0, version 4): the guest's RAM blocks as an iterative device.
+ * The saver exists from setup to cleanup; the loader lives as long as the device, because the
+ * CONTINUE state spans sections.
+ */
+public final class RamDevice implements SaveStateHandler {
+
+    private final GuestMemory memory;
+    private final MigrationStats stats;
+    private final MigrationEvents events;
+    private final BooleanSupplier guestRunning;
+    private RamSaver saver;
+    private RamLoader loader;
+
+    public RamDevice(GuestMemory memory, MigrationStats stats, MigrationEvents events, BooleanSupplier guestRunning) {
+        this.memory = memory;
+        this.stats = stats;
+        this.events = events;
+        this.guestRunning = guestRunning;
+    }
+
+    @Override
+    public boolean isIterative() {
+        return true;
+    }
+
+    @Override
+    public void saveSetup(MigrationOutput out) {
+        saver = new RamSaver(memory, stats, events);
+        saver.setup(out);
+    }
+
+    @Override
+    public int saveIterate(MigrationOutput out, RateLimit limit) {
+        return saver.iterate(out, limit, guestRunning.getAsBoolean());
+    }
+
+    @Override
+    public void saveComplete(MigrationOutput out) {
+        saver.complete(out);
+    }
+
+    @Override
+    public long pendingEstimate() {
+        return saver == null ? 0 : saver.pendingBytes();
+    }
+
+    @Override
+    public long pendingExact() {
+        if (saver == null) {
+            return 0;
+        }
+        saver.sync();
+        return saver.pendingBytes();
+    }
+
+    @Override
+    public void saveCleanup() {
+        saver = null;
+    }
+
+    @Override
+    public void loadSetup() {
+        loader = new RamLoader(memory);
+    }
+
+    @Override
+    public void loadState(MigrationInput in, int versionId, int sectionType) throws IOException {
+        if (loader == null) {
+            loader = new RamLoader(memory);
+        }
+        loader.load(in, versionId, sectionType);
+    }
+
+    @Override
+    public void loadCleanup() {
+        loader = null;
+    }
+}

@@ -1,0 +1,125 @@
+package io.livemig.devices.ram;
+
+import io.livemig.guest.GuestMemory;
+import io.livemig.guest.PageSize;
+import io.livemig.guest.RamBlock;
+import io.livemig.stream.MigrationInput;
+import io.livemig.stream.SectionType;
+import io.livemig.stream.StreamException;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The destination half of RAM migration (QEMU's {@code ram_load_precopy}). The stream is
+ * untrusted: every block name, size and page offset is checked against the local guest before
+ * any byte is written, and the errors name the block and the value.
+ *
+ * <p>Pages are copied from the stream buffer straight into guest memory. A ZERO record leaves an
+ * already-zero page untouched, so untouched memory stays unallocated.
+ *
+ * <p>Threading: the incoming migration thread alone. The "previous block" used by CONTINUE is
+ * kept across sections, as the source keeps it per channel.
+ */
+final class RamLoader {
+
+    private static final int PAGE = PageSize.TARGET_PAGE_SIZE;
+
+    private final GuestMemory memory;
+    private final MemorySegment zeroPage = Arena.ofAuto().allocate(PAGE, PAGE);
+    private RamBlock lastBlock;
+
+    RamLoader(GuestMemory memory) {
+        this.memory = memory;
+    }
+
+    void load(MigrationInput in, int versionId, int sectionType) throws IOException {
+        if (versionId != RamRecordDescriptor.VERSION) {
+            throw new StreamException("ram: unsupported section version " + versionId + " (expected "
+                    + RamRecordDescriptor.VERSION + ")");
+        }
+        while (true) {
+            long word = in.getBe64();
+            long addr = word & ~RamRecordDescriptor.FLAGS_MASK;
+            int flags = (int) (word & RamRecordDescriptor.FLAGS_MASK);
+            int kind = flags & ~RamRecordDescriptor.FLAG_CONTINUE;
+            switch (kind) {
+                case RamRecordDescriptor.FLAG_MEM_SIZE -> {
+                    if (sectionType != SectionType.SECTION_START || flags != kind) {
+                        throw new StreamException(String.format("ram: MEM_SIZE record (flags 0x%x) outside the setup section", flags));
+                    }
+                    loadBlockList(in, addr);
+                }
+                case RamRecordDescriptor.FLAG_ZERO -> {
+                    RamBlock block = block(in, flags);
+                    checkOffset(block, addr);
+                    int fill = in.getU8();
+                    if (fill != 0) {
+                        throw new StreamException(String.format("ram: zero page at 0x%x of block '%s' has fill byte 0x%02x, must be 0",
+                                addr, block.idstr(), fill));
+                    }
+                    MemorySegment seg = block.segment();
+                    if (MemorySegment.mismatch(seg, addr, addr + PAGE, zeroPage, 0, PAGE) != -1) {
+                        seg.asSlice(addr, PAGE).fill((byte) 0);
+                    }
+                }
+                case RamRecordDescriptor.FLAG_PAGE -> {
+                    RamBlock block = block(in, flags);
+                    checkOffset(block, addr);
+                    in.getSegment(block.segment(), addr, PAGE);
+                }
+                case RamRecordDescriptor.FLAG_EOS -> {
+                    if (flags != kind) {
+                        throw new StreamException(String.format("ram: EOS with flags 0x%x", flags));
+                    }
+                    return;
+                }
+                default -> throw new StreamException(String.format("Unknown combination of migration flags: 0x%x", flags));
+            }
+        }
+    }
+
+    /** The MEM_SIZE block list: names and sizes must match the local blocks and add up to {@code total}. */
+    private void loadBlockList(MigrationInput in, long total) throws IOException {
+        long left = total;
+        while (left > 0) {
+            String id = in.getStr8();
+            long len = in.getBe64();
+            RamBlock block = memory.find(id);
+            if (block == null) {
+                throw new StreamException("Unknown ramblock \"" + id + "\", cannot accept migration");
+            }
+            if (len != block.size()) {
+                throw new StreamException(String.format("Length mismatch: %s: 0x%x in != 0x%x", id, len, block.size()));
+            }
+            left -= len;
+            if (left < 0) {
+                throw new StreamException(String.format("ram: block list exceeds the announced total of 0x%x bytes", total));
+            }
+        }
+    }
+
+    private RamBlock block(MigrationInput in, int flags) throws IOException {
+        if ((flags & RamRecordDescriptor.FLAG_CONTINUE) != 0) {
+            if (lastBlock == null) {
+                throw new StreamException("ram: CONTINUE record without a previous block");
+            }
+            return lastBlock;
+        }
+        String id = in.getStr8();
+        RamBlock block = memory.find(id);
+        if (block == null) {
+            throw new StreamException("Can't find block " + id);
+        }
+        lastBlock = block;
+        return block;
+    }
+
+    private static void checkOffset(RamBlock block, long addr) throws StreamException {
+        if (addr < 0 || addr > block.size() - PAGE) {
+            throw new StreamException(String.format("Illegal RAM offset 0x%x in block '%s' (size 0x%x)",
+                    addr, block.idstr(), block.size()));
+        }
+    }
+}

@@ -1,0 +1,146 @@
+package io.livemig.savevm;
+
+import io.livemig.channel.IncomingListener;
+import io.livemig.channel.MigrationChannel;
+import io.livemig.channel.MigrationUri;
+import io.livemig.channel.Transports;
+import io.livemig.guest.RunState;
+import io.livemig.guest.RunStateGate;
+import io.livemig.stream.MigrationInput;
+import io.livemig.stream.ReturnPathDescriptor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The destination side of one incoming migration (QEMU's {@code migration_incoming_process()} and
+ * {@code process_incoming_migration_bh()}): listens, accepts the one connection, loads the
+ * stream, and only then decides the guest's run state.
+ *
+ * <p>Outcome. On success the guest starts running if the source was running and autostart is
+ * on (no {@code -S}, or {@code cont} was given meanwhile); otherwise it takes the source's run
+ * state, or {@code paused}. Then SHUT(0) goes back on the return path. On any failure the guest
+ * never starts (it stays {@code inmigrate}), SHUT(1) goes back if the return path is open, and
+ * the status is {@code failed} with the error kept for {@code query-migrate}.
+ *
+ * <p>Threading: one incoming thread owns the channel and the handlers' load hooks; {@link #cancel()}
+ * closes the listener and channel from another thread to unblock it.
+ */
+public final class MigrationIncoming implements Runnable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(MigrationIncoming.class);
+
+    /** What an incoming migration needs from its guest. */
+    public record Setup(HandlerRegistry registry, RunStateGate gate, GlobalState globalState, String machine,
+                        BooleanSupplier autostart, MigrationStats stats, MigrationStateMachine state,
+                        MigrationEvents events) {
+    }
+
+    private final Setup s;
+    private final IncomingListener listener;
+    private volatile MigrationChannel channel;
+    private volatile String errorDesc;
+    private Thread thread;
+
+    private MigrationIncoming(Setup setup, IncomingListener listener) {
+        this.s = setup;
+        this.listener = listener;
+    }
+
+    /** Binds {@code uri} (so a bad address fails here, synchronously) and starts waiting for the source. */
+    public static MigrationIncoming listen(Setup setup, MigrationUri uri) throws IOException {
+        IncomingListener l = Transports.listen(uri);
+        MigrationIncoming mi = new MigrationIncoming(setup, l);
+        mi.thread = Thread.ofPlatform().name("incoming").start(mi);
+        return mi;
+    }
+
+    /** The address actually listened on (with the real port for {@code tcp:…:0}). */
+    public MigrationUri address() {
+        return listener.address();
+    }
+
+    public String errorDesc() {
+        return errorDesc;
+    }
+
+    public void cancel() {
+        closeQuietly();
+    }
+
+    public void join(long millis) throws InterruptedException {
+        thread.join(millis);
+    }
+
+    @Override
+    public void run() {
+        SavevmLoader loader = null;
+        try {
+            channel = listener.accept();
+            listener.close();
+            s.stats().reset(System.currentTimeMillis());
+            s.state().transition(MigrationStatus.SETUP, MigrationStatus.ACTIVE);
+            s.globalState().resetReceived();
+            MigrationInput in = new MigrationInput(channel.in());
+            loader = new SavevmLoader(s.registry(), s.machine(), channel.supportsReturnPath() ? channel.out() : null);
+            loader.load(in);
+            finishLoad();
+            s.stats().totalTimeMs = System.currentTimeMillis() - s.stats().startTimeMs;
+            s.state().transition(MigrationStatus.ACTIVE, MigrationStatus.COMPLETED);
+            sendShut(loader, 0);
+        } catch (Throwable t) {
+            errorDesc = "load of migration failed: " + (t.getMessage() != null ? t.getMessage() : t.toString());
+            LOG.warn("{}", errorDesc, t);
+            s.state().transitionFromAny(MigrationStatus.FAILED);
+            sendShut(loader, 1);
+        } finally {
+            for (SaveStateEntry e : s.registry().entries()) {
+                e.handler().loadCleanup();
+            }
+            closeQuietly();
+            s.events().migrationFinished();
+        }
+    }
+
+    /** QEMU's {@code process_incoming_migration_bh}: the run state after a complete load. */
+    private void finishLoad() {
+        RunState sent = s.globalState().received();
+        RunState next;
+        if (sent == null || sent == RunState.RUNNING) {
+            next = s.autostart().getAsBoolean() ? RunState.RUNNING : RunState.PAUSED;
+        } else {
+            next = sent;
+        }
+        s.gate().set(next);
+    }
+
+    private void sendShut(SavevmLoader loader, int value) {
+        MigrationChannel ch = channel;
+        if (loader == null || ch == null || !loader.returnPathOpen()) {
+            return;
+        }
+        try {
+            ReturnPathDescriptor.write(ch.out(), ReturnPathDescriptor.encodeBe32(ReturnPathDescriptor.SHUT, value));
+        } catch (IOException e) {
+            LOG.debug("sending SHUT({}) failed", value, e);
+        }
+    }
+
+    private void closeQuietly() {
+        try {
+            listener.close();
+        } catch (IOException e) {
+            LOG.debug("closing listener", e);
+        }
+        MigrationChannel ch = channel;
+        if (ch != null) {
+            try {
+                ch.close();
+            } catch (IOException e) {
+                LOG.debug("closing channel", e);
+            }
+        }
+    }
+}

@@ -1,0 +1,47 @@
+package io.livemig.savevm;
+
+/**
+ * The tunables of {@code migrate-set-parameters}, with QEMU's defaults. Validated at the edge
+ * ({@code MigrationParametersCodec}); the fields are volatile because QMP changes them while the
+ * migration thread reads them (QEMU applies a new max-bandwidth to a running migration too).
+ */
+public final class MigrationParameters {
+
+    /** QEMU's {@code MAX_THROTTLE}: 128 MiB/s. */
+    public static final long DEFAULT_MAX_BANDWIDTH = 128L << 20;
+    /** QEMU's {@code DEFAULT_MIGRATE_SET_DOWNTIME}: 300 ms. */
+    public static final long DEFAULT_DOWNTIME_LIMIT_MS = 300;
+    /** QEMU's {@code MAX_MIGRATE_DOWNTIME}: 2 000 000 ms. */
+    public static final long MAX_DOWNTIME_LIMIT_MS = 2_000_000;
+
+    /** bytes per second; 0 = unlimited */
+    private volatile long maxBandwidth = DEFAULT_MAX_BANDWIDTH;
+    /** milliseconds */
+    private volatile long downtimeLimitMs = DEFAULT_DOWNTIME_LIMIT_MS;
+    /** bytes per second; 0 = use the measured bandwidth */
+    private volatile long availSwitchoverBandwidth;
+
+    public long maxBandwidth() {
+        return maxBandwidth;
+    }
+
+    public void maxBandwidth(long bytesPerSecond) {
+        this.maxBandwidth = bytesPerSecond;
+    }
+
+    public long downtimeLimitMs() {
+        return downtimeLimitMs;
+    }
+
+    public void downtimeLimitMs(long ms) {
+        this.downtimeLimitMs = ms;
+    }
+
+    public long availSwitchoverBandwidth() {
+        return availSwitchoverBandwidth;
+    }
+
+    public void availSwitchoverBandwidth(long bytesPerSecond) {
+        this.availSwitchoverBandwidth = bytesPerSecond;
+    }
+}

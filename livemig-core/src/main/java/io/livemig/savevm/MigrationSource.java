@@ -1,0 +1,389 @@
+package io.livemig.savevm;
+
+import io.livemig.channel.MigrationChannel;
+import io.livemig.channel.MigrationUri;
+import io.livemig.channel.Transports;
+import io.livemig.guest.PageSize;
+import io.livemig.guest.RunState;
+import io.livemig.guest.RunStateGate;
+import io.livemig.stream.CommandDescriptor;
+import io.livemig.stream.ConfigurationSection;
+import io.livemig.stream.MigrationOutput;
+import io.livemig.stream.SectionType;
+import io.livemig.stream.StreamHeaderDescriptor;
+import io.livemig.stream.VmdescWriter;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * The source's migration thread: QEMU's {@code migration_thread()} with its setup, pre-copy loop,
+ * convergence test and stop-and-copy.
+ *
+ * <p>Loop (one pass = one {@link #iterationRun()}):
+ * <pre>
+ *   while status == active:
+ *       if the window's budget is not spent: iterationRun()        may complete and return
+ *       fail on a stream or return-path error
+ *       updateCounters(); if over budget, park until the window ends
+ *   iterationRun():
+ *       pending = Σ estimate; if pending &lt; threshold: pending = Σ exact (RAM syncs its dirty log)
+ *       if (pending == 0 || pending &lt; threshold) and switchover allowed: completion()
+ *       else: one pass of the iteration policy
+ * </pre>
+ * {@code threshold = bandwidth (bytes/ms over the last 100 ms window) × downtime-limit (ms)}; it
+ * is 0 until the first window has been measured, so only {@code pending == 0} completes before.
+ *
+ * <p>Switchover stops the guest (the downtime clock starts), writes the iterable devices' END
+ * sections, the non-iterable FULL sections, EOF and the vmdesc, then, with a return path, waits
+ * for the destination's SHUT: the reported downtime covers the destination's load and start, as
+ * QEMU's does.
+ *
+ * <p>Failure and cancel: whatever happens, the guest goes back to the run state it had before the
+ * switchover and keeps its memory; only the channel is lost.
+ *
+ * <p>Threading: this object is owned by its thread. Other threads call only {@link #cancel()}
+ * (status CAS + closing the channel to unblock I/O + unpark) and read the stats.
+ */
+public final class MigrationSource implements Runnable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(MigrationSource.class);
+    /** How long to wait for the destination's SHUT after the stream is complete. */
+    private static final long SHUT_TIMEOUT_MS = 60_000;
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+
+    /** What a source migration needs from its guest. */
+    public record Setup(HandlerRegistry registry, RunStateGate gate, GlobalState globalState, String machine,
+                        Optional<UUID> uuid, MigrationParameters params, MigrationCapabilities caps,
+                        IterationPolicy policy, MigrationStats stats, MigrationStateMachine state,
+                        MigrationEvents events) {
+    }
+
+    private final Setup s;
+    private final MigrationUri uri;
+    private final SectionWriter sections = new SectionWriter();
+    private volatile MigrationChannel channel;
+    private volatile Thread thread;
+    private volatile String errorDesc;
+
+    private MigrationOutput out;
+    private ReturnPathReader returnPath;
+    private RateLimiter rate;
+    private List<SaveStateEntry> entries;
+    private RunState stateBeforeStop;
+    private boolean guestStopped;
+    private long downtimeStartNanos;
+    // bandwidth window (QEMU: iteration_start_time, iteration_initial_bytes/pages)
+    private long iterationStartNanos;
+    private long iterationInitialBytes;
+    private long iterationInitialPages;
+    private long lastPending;
+
+    public MigrationSource(Setup setup, MigrationUri uri) {
+        this.s = setup;
+        this.uri = uri;
+    }
+
+    /** Starts the migration thread; the status must already be {@code setup}. */
+    public void start() {
+        thread = Thread.ofPlatform().name("migration").start(this);
+    }
+
+    /** The error that failed the migration, or null. */
+    public String errorDesc() {
+        return errorDesc;
+    }
+
+    /**
+     * QEMU's {@code migrate_fd_cancel}: moves to cancelling and shuts the channel so a blocked
+     * write or read returns; the migration thread then cleans up and reports cancelled.
+     */
+    public void cancel() {
+        MigrationStatus from = s.state().transitionFromAny(MigrationStatus.CANCELLING);
+        if (from == null) {
+            return;
+        }
+        MigrationChannel ch = channel;
+        if (ch != null) {
+            try {
+                ch.close();
+            } catch (IOException e) {
+                LOG.debug("closing channel on cancel", e);
+            }
+        }
+        Thread t = thread;
+        if (t != null) {
+            LockSupport.unpark(t);
+        }
+    }
+
+    public void join(long millis) throws InterruptedException {
+        Thread t = thread;
+        if (t != null) {
+            t.join(millis);
+        }
+    }
+
+    @Override
+    public void run() {
+        try {
+            setupPhase();
+            if (!s.state().transition(MigrationStatus.SETUP, MigrationStatus.ACTIVE)) {
+                throw new MigrationException("migration cancelled during setup");
+            }
+            precopyLoop();
+        } catch (Throwable t) {
+            fail(t);
+        } finally {
+            cleanup();
+        }
+    }
+
+    private void setupPhase() throws IOException, MigrationException {
+        long start = System.nanoTime();
+        channel = Transports.connect(uri, CONNECT_TIMEOUT);
+        if (s.state().status() != MigrationStatus.SETUP) {
+            throw new MigrationException("migration cancelled during setup");
+        }
+        out = new MigrationOutput(channel.out());
+        rate = new RateLimiter(out::transferred, s.params().maxBandwidth());
+        if (s.caps().has(Capability.RETURN_PATH)) {
+            if (!channel.supportsReturnPath()) {
+                throw new MigrationException("Unable to open return-path: " + channel.describe() + " has no return path");
+            }
+            returnPath = new ReturnPathReader(channel.in()).start("return path");
+        }
+        entries = s.registry().entries().stream().filter(e -> e.handler().isActive()).toList();
+
+        StreamHeaderDescriptor.write(out);
+        ConfigurationSection.write(out, s.machine(), Optional.empty());
+        if (returnPath != null) {
+            CommandDescriptor.writeOpenReturnPath(out);
+            CommandDescriptor.writePing(out, 1);
+        }
+        for (SaveStateEntry e : entries) {
+            if (e.isIterative()) {
+                sections.start(e, out);
+            }
+        }
+        out.flush();
+        checkErrors();
+        s.stats().setupTimeMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    }
+
+    private void precopyLoop() throws MigrationException, InterruptedException {
+        iterationStartNanos = System.nanoTime();
+        rate.startWindow(iterationStartNanos);
+        iterationInitialBytes = out.transferred();
+        iterationInitialPages = s.stats().pagesSent();
+        while (s.state().status() == MigrationStatus.ACTIVE) {
+            rate.setMaxBandwidth(s.params().maxBandwidth());
+            if (!rate.exceeded()) {
+                if (iterationRun()) {
+                    return;
+                }
+            }
+            checkErrors();
+            rateLimit();
+        }
+        if (s.state().status() == MigrationStatus.CANCELLING) {
+            throw new MigrationException("migration cancelled");
+        }
+    }
+
+    /** One pass; returns true when the migration completed. */
+    private boolean iterationRun() throws MigrationException, InterruptedException {
+        long threshold = s.stats().thresholdBytes;
+        long pending = 0;
+        for (SaveStateEntry e : entries) {
+            pending += e.handler().pendingEstimate();
+        }
+        if (pending < threshold) {
+            pending = 0;
+            for (SaveStateEntry e : entries) {
+                pending += e.handler().pendingExact();
+            }
+        }
+        lastPending = pending;
+        if ((pending == 0 || pending < threshold) && canSwitchover()) {
+            completion();
+            return true;
+        }
+        s.policy().iterate(iterativeEntries(), out, rate, sections);
+        return false;
+    }
+
+    private List<SaveStateEntry> iterativeEntries() {
+        return entries.stream().filter(SaveStateEntry::isIterative).toList();
+    }
+
+    private boolean canSwitchover() {
+        return true;
+    }
+
+    /** QEMU's {@code migration_rate_limit()} and {@code migration_update_counters()}. */
+    private void rateLimit() {
+        if (rate.exceeded()) {
+            rate.awaitWindowEnd();
+        }
+        updateCounters(System.nanoTime());
+    }
+
+    private void updateCounters(long now) {
+        long windowNanos = TimeUnit.MILLISECONDS.toNanos(RateLimiter.BUFFER_DELAY_MS);
+        if (now - iterationStartNanos < windowNanos) {
+            return;
+        }
+        MigrationStats st = s.stats();
+        long transferred = out.transferred() - iterationInitialBytes;
+        double timeSpentMs = (now - iterationStartNanos) / 1e6;
+        double bandwidth = transferred / timeSpentMs;
+        long avail = s.params().availSwitchoverBandwidth();
+        double expectedBwPerMs = avail > 0 ? avail / 1000.0 : bandwidth;
+        st.bandwidthBytesPerMs = bandwidth;
+        st.thresholdBytes = (long) (expectedBwPerMs * s.params().downtimeLimitMs());
+        st.mbps = transferred * 8.0 / (timeSpentMs / 1000.0) / 1e6;
+        st.pagesPerSecond = (long) ((st.pagesSent() - iterationInitialPages) * 1000.0 / timeSpentMs);
+        if (transferred > 10_000 && expectedBwPerMs > 0) {
+            st.expectedDowntimeMs = (long) (lastPending / expectedBwPerMs);
+        }
+        st.totalTimeMs = System.currentTimeMillis() - st.startTimeMs;
+        rate.startWindow(now);
+        iterationStartNanos = now;
+        iterationInitialBytes = out.transferred();
+        iterationInitialPages = st.pagesSent();
+    }
+
+    /** Stop-and-copy: QEMU's {@code migration_completion_precopy()}. */
+    private void completion() throws MigrationException, InterruptedException {
+        downtimeStartNanos = System.nanoTime();
+        stateBeforeStop = s.gate().state();
+        guestStopped = true;
+        s.gate().set(RunState.FINISH_MIGRATE);
+        s.globalState().store(stateBeforeStop);
+        if (!s.state().transition(MigrationStatus.ACTIVE, MigrationStatus.DEVICE)) {
+            throw new MigrationException("migration cancelled");
+        }
+        rate.setMaxBandwidth(0);
+        for (SaveStateEntry e : entries) {
+            if (e.isIterative()) {
+                sections.end(e, out);
+            }
+        }
+        VmdescWriter vmdesc = new VmdescWriter(PageSize.TARGET_PAGE_SIZE);
+        for (SaveStateEntry e : entries) {
+            if (e.handler().hasState()) {
+                sections.full(e, out, vmdesc);
+            }
+        }
+        out.putU8(SectionType.EOF);
+        vmdesc.writeTo(out);
+        out.flush();
+        checkErrors();
+        if (returnPath != null) {
+            if (!returnPath.awaitShut(SHUT_TIMEOUT_MS, TimeUnit.MILLISECONDS)) {
+                throw new MigrationException("destination did not acknowledge the end of the migration (no SHUT in "
+                        + SHUT_TIMEOUT_MS + " ms)");
+            }
+            if (returnPath.error() != null) {
+                throw new MigrationException("return path: " + returnPath.error().getMessage(), returnPath.error());
+            }
+            if (returnPath.shutValue() != 0) {
+                throw new MigrationException("destination reported failure (SHUT " + returnPath.shutValue() + ")");
+            }
+        }
+        closeChannel();
+        checkErrors();
+        MigrationStats st = s.stats();
+        st.downtimeMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - downtimeStartNanos);
+        st.totalTimeMs = System.currentTimeMillis() - st.startTimeMs;
+        long transferTimeMs = Math.max(1, st.totalTimeMs - st.setupTimeMs);
+        st.mbps = out.transferred() * 8.0 / transferTimeMs / 1000.0;
+        st.remainingBytes = 0;
+        if (!s.state().transition(MigrationStatus.DEVICE, MigrationStatus.COMPLETED)) {
+            throw new MigrationException("migration cancelled");
+        }
+        guestStopped = false;
+        s.gate().set(RunState.POSTMIGRATE);
+    }
+
+    private void checkErrors() throws MigrationException {
+        if (out != null && out.hasError()) {
+            Throwable t = out.error();
+            throw new MigrationException("Unable to write to socket: " + t.getMessage(), t);
+        }
+        if (returnPath != null && returnPath.isDone() && returnPath.shutValue() < 0 && returnPath.error() != null) {
+            throw new MigrationException("return path: " + returnPath.error().getMessage(), returnPath.error());
+        }
+        if (s.state().status() == MigrationStatus.CANCELLING) {
+            throw new MigrationException("migration cancelled");
+        }
+    }
+
+    private void fail(Throwable t) {
+        MigrationStatus now = s.state().status();
+        if (now == MigrationStatus.CANCELLING) {
+            s.state().transition(MigrationStatus.CANCELLING, MigrationStatus.CANCELLED);
+        } else {
+            errorDesc = t.getMessage() != null ? t.getMessage() : t.toString();
+            LOG.warn("migration failed: {}", errorDesc, t);
+            if (s.state().transitionFromAny(MigrationStatus.FAILED) == null && s.state().status() == MigrationStatus.CANCELLING) {
+                s.state().transition(MigrationStatus.CANCELLING, MigrationStatus.CANCELLED);
+            }
+        }
+        if (guestStopped) {
+            // nothing is lost: the guest resumes as it was before switchover
+            s.gate().set(stateBeforeStop);
+            guestStopped = false;
+        }
+        if (t instanceof InterruptedException) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void cleanup() {
+        if (entries != null) {
+            for (SaveStateEntry e : entries) {
+                try {
+                    e.handler().saveCleanup();
+                } catch (RuntimeException ex) {
+                    LOG.warn("cleanup of {} failed", e, ex);
+                }
+            }
+        }
+        closeChannel();
+        if (returnPath != null) {
+            try {
+                returnPath.join(5_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        s.stats().totalTimeMs = System.currentTimeMillis() - s.stats().startTimeMs;
+        s.events().migrationFinished();
+    }
+
+    private void closeChannel() {
+        MigrationChannel ch = channel;
+        if (ch == null) {
+            return;
+        }
+        try {
+            if (out != null) {
+                out.flush();
+            }
+            ch.close();
+        } catch (IOException e) {
+            if (out != null) {
+                out.setError(e);
+            }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+package io.livemig.savevm;
+
+/**
+ * The figures {@code query-migrate} reports, QEMU's {@code MigrationStats} and RAM counters.
+ * Every figure is a counter or a measurement over a window, never an estimate shown as a fact.
+ *
+ * <p>Threading: one writer (the migration thread, or the RAM device on it); QMP threads read.
+ * Fields are volatile so readers see recent values; compound updates are safe because only one
+ * thread writes.
+ */
+public final class MigrationStats {
+
+    // ---- times (ms) ----
+    public volatile long startTimeMs;
+    public volatile long setupTimeMs;
+    public volatile long totalTimeMs;
+    public volatile long downtimeMs;
+    public volatile long expectedDowntimeMs;
+
+    // ---- bytes and pages ----
+    /** RAM bytes on the stream (records included), QEMU's {@code ram.transferred}. */
+    public volatile long ramTransferred;
+    public volatile long totalBytes;
+    public volatile long duplicatePages;
+    public volatile long normalPages;
+    public volatile long normalBytes;
+    public volatile long precopyBytes;
+    public volatile long downtimeBytes;
+    public volatile long remainingBytes;
+
+    // ---- rates ----
+    public volatile long dirtySyncCount;
+    public volatile long dirtyPagesRate;
+    public volatile double mbps;
+    public volatile long pagesPerSecond;
+    /** measured bytes per ms over the last window */
+    public volatile double bandwidthBytesPerMs;
+    public volatile long thresholdBytes;
+
+    /** Resets everything for a new migration. */
+    public void reset(long nowMs) {
+        startTimeMs = nowMs;
+        setupTimeMs = 0;
+        totalTimeMs = 0;
+        downtimeMs = 0;
+        expectedDowntimeMs = 0;
+        ramTransferred = 0;
+        totalBytes = 0;
+        duplicatePages = 0;
+        normalPages = 0;
+        normalBytes = 0;
+        precopyBytes = 0;
+        downtimeBytes = 0;
+        remainingBytes = 0;
+        dirtySyncCount = 0;
+        dirtyPagesRate = 0;
+        mbps = 0;
+        pagesPerSecond = 0;
+        bandwidthBytesPerMs = 0;
+        thresholdBytes = 0;
+    }
+
+    /** Pages sent so far (zero and normal), for pages-per-second. */
+    public long pagesSent() {
+        return duplicatePages + normalPages;
+    }
+}

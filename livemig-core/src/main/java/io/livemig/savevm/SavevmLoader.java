@@ -1,0 +1,168 @@
+package io.livemig.savevm;
+
+import io.livemig.stream.CommandDescriptor;
+import io.livemig.stream.ConfigurationSection;
+import io.livemig.stream.MigrationInput;
+import io.livemig.stream.ReturnPathDescriptor;
+import io.livemig.stream.SectionFooterDescriptor;
+import io.livemig.stream.SectionHeaderDescriptor;
+import io.livemig.stream.SectionType;
+import io.livemig.stream.StreamException;
+import io.livemig.stream.StreamHeaderDescriptor;
+
+import java.io.IOException;
+import java.nio.channels.WritableByteChannel;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The destination's stream parser, QEMU's {@code qemu_loadvm_state()}: header, configuration,
+ * then sections and commands until EOF, then the vmdesc.
+ *
+ * <p>The stream is untrusted. A START/FULL section is resolved by (idstr, instance id) against
+ * the local registry and its version checked; PART/END by the section id a START announced in
+ * this stream. Every section's footer is checked, so a handler that mis-parses its payload is
+ * caught at its own section. Errors name the section the way QEMU's do. Nothing here changes the
+ * guest's run state: the caller starts the guest only after {@link #load} returned normally.
+ *
+ * <p>Return path: opened only by OPEN_RETURN_PATH and only on a channel that has one; PING is
+ * answered with PONG at once.
+ */
+public final class SavevmLoader {
+
+    /** Longest vmdesc accepted; QEMU's analyze script reads at most the last 10 MB. */
+    public static final int MAX_VMDESC = 16 << 20;
+
+    private final HandlerRegistry registry;
+    private final String machine;
+    private final WritableByteChannel returnChannel;
+    private final Map<Integer, Loaded> sections = new HashMap<>();
+    private boolean returnPathOpen;
+
+    private record Loaded(SaveStateEntry entry, int versionId) {
+    }
+
+    /**
+     * @param returnChannel the channel back to the source, or null when the transport has none
+     */
+    public SavevmLoader(HandlerRegistry registry, String machine, WritableByteChannel returnChannel) {
+        this.registry = registry;
+        this.machine = machine;
+        this.returnChannel = returnChannel;
+    }
+
+    public boolean returnPathOpen() {
+        return returnPathOpen;
+    }
+
+    /** Parses the whole stream into the registered handlers. */
+    public ConfigurationSection.Configuration load(MigrationInput in) throws IOException {
+        StreamHeaderDescriptor.read(in);
+        ConfigurationSection.Configuration config = ConfigurationSection.read(in);
+        if (!config.machine().equals(machine)) {
+            throw new StreamException("Machine type received is '" + config.machine() + "' and local is '" + machine + "'");
+        }
+        if (config.targetPageBits() != 0 && config.targetPageBits() != 12) {
+            throw new StreamException("Received TARGET_PAGE_BITS is " + config.targetPageBits() + " but local is 12");
+        }
+        List<SaveStateEntry> entries = registry.entries();
+        for (SaveStateEntry e : entries) {
+            if (e.handler().isActive()) {
+                try {
+                    e.handler().loadSetup();
+                } catch (MigrationException ex) {
+                    throw new StreamException("load setup of " + e + " failed: " + ex.getMessage(), ex);
+                }
+            }
+        }
+        while (true) {
+            int type = in.getU8();
+            switch (type) {
+                case SectionType.SECTION_START, SectionType.SECTION_FULL -> loadFull(in, type);
+                case SectionType.SECTION_PART, SectionType.SECTION_END -> loadPart(in, type);
+                case SectionType.COMMAND -> command(in);
+                case SectionType.EOF -> {
+                    skipVmdesc(in);
+                    return config;
+                }
+                default -> throw new StreamException("Unknown savevm section type " + type);
+            }
+        }
+    }
+
+    private void loadFull(MigrationInput in, int type) throws IOException {
+        SectionHeaderDescriptor.Full h = SectionHeaderDescriptor.readFull(in, type);
+        SaveStateEntry e = registry.find(h.idstr(), h.instanceId());
+        if (e == null) {
+            throw new StreamException("Unknown savevm section or instance '" + h.idstr() + "' " + h.instanceId()
+                    + ". Make sure that your current VM setup matches your saved VM setup, including any hotplugged devices");
+        }
+        if (h.versionId() > e.versionId()) {
+            throw new StreamException("savevm: unsupported version " + h.versionId() + " for '" + h.idstr() + "' v" + e.versionId());
+        }
+        if (type == SectionType.SECTION_START && !e.isIterative()) {
+            throw new StreamException("section '" + h.idstr() + "' (id " + h.sectionId() + ") is not iterative but arrived as START");
+        }
+        Loaded prev = sections.putIfAbsent(h.sectionId(), new Loaded(e, h.versionId()));
+        if (prev != null && prev.entry() != e) {
+            throw new StreamException("section id " + h.sectionId() + " of '" + h.idstr() + "' already names '" + prev.entry().idstr() + "'");
+        }
+        loadSection(in, e, h.versionId(), type, h.sectionId());
+    }
+
+    private void loadPart(MigrationInput in, int type) throws IOException {
+        int sectionId = in.getBe32();
+        Loaded l = sections.get(sectionId);
+        if (l == null) {
+            throw new StreamException("Unknown savevm section " + sectionId);
+        }
+        loadSection(in, l.entry(), l.versionId(), type, sectionId);
+    }
+
+    private void loadSection(MigrationInput in, SaveStateEntry e, int versionId, int type, int sectionId) throws IOException {
+        try {
+            e.handler().loadState(in, versionId, type);
+        } catch (IOException | RuntimeException ex) {
+            throw new StreamException(String.format("error while loading state for instance 0x%x of device '%s' (section %d, %s): %s",
+                    e.instanceId(), e.idstr(), sectionId, SectionType.name(type), ex.getMessage()), ex);
+        }
+        SectionFooterDescriptor.check(in, sectionId, e.idstr());
+    }
+
+    private void command(MigrationInput in) throws IOException {
+        CommandDescriptor.Header h = CommandDescriptor.readHeader(in);
+        switch (h.cmd()) {
+            case CommandDescriptor.OPEN_RETURN_PATH -> {
+                CommandDescriptor.checkLength(h, 0);
+                if (returnChannel == null) {
+                    throw new StreamException("OPEN_RETURN_PATH received, but this transport has no return path");
+                }
+                returnPathOpen = true;
+            }
+            case CommandDescriptor.PING -> {
+                CommandDescriptor.checkLength(h, CommandDescriptor.PING_LENGTH);
+                int value = in.getBe32();
+                if (!returnPathOpen) {
+                    throw new StreamException("PING (" + Integer.toUnsignedString(value) + ") received with no return path open");
+                }
+                ReturnPathDescriptor.write(returnChannel, ReturnPathDescriptor.encodeBe32(ReturnPathDescriptor.PONG, value));
+            }
+            default -> throw new StreamException("Unsupported migration command " + CommandDescriptor.name(h.cmd())
+                    + " (len " + h.len() + ")");
+        }
+    }
+
+    /** After EOF: the vmdesc, read and dropped; a stream without one is fine (QEMU only logs). */
+    private void skipVmdesc(MigrationInput in) throws IOException {
+        if (in.peekU8() != SectionType.VMDESCRIPTION) {
+            return;
+        }
+        in.getU8();
+        int len = in.getBe32();
+        if (len < 0 || len > MAX_VMDESC) {
+            throw new StreamException("vmdesc length " + Integer.toUnsignedString(len) + " exceeds " + MAX_VMDESC);
+        }
+        in.skip(len);
+    }
+}

@@ -1,0 +1,139 @@
+package io.livemig.vm;
+
+import io.livemig.savevm.Capability;
+import io.livemig.savevm.MigrationCapabilities;
+import io.livemig.savevm.MigrationParameters;
+
+import java.math.BigInteger;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The QMP edge of {@link MigrationParameters} and {@link MigrationCapabilities}: parses
+ * {@code migrate-set-parameters} / {@code migrate-set-capabilities} arguments, validates them all
+ * before changing anything, and renders the {@code query-*} answers. Messages are QEMU 7.2's.
+ */
+final class MigrationParametersCodec {
+
+    private static final BigInteger UINT64_MAX = BigInteger.ONE.shiftLeft(64).subtract(BigInteger.ONE);
+
+    private MigrationParametersCodec() {
+    }
+
+    static Map<String, Object> query(MigrationParameters p) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("max-bandwidth", p.maxBandwidth());
+        m.put("downtime-limit", p.downtimeLimitMs());
+        m.put("avail-switchover-bandwidth", p.availSwitchoverBandwidth());
+        return m;
+    }
+
+    /** Validates every argument, then applies them together. */
+    static void apply(MigrationParameters p, Map<String, Object> args) throws VmCommandException {
+        Long maxBandwidth = null;
+        Long downtime = null;
+        Long avail = null;
+        for (Map.Entry<String, Object> e : args.entrySet()) {
+            switch (e.getKey()) {
+                case "max-bandwidth" -> maxBandwidth = uint64(e.getKey(), e.getValue());
+                case "downtime-limit" -> {
+                    long v = uint64(e.getKey(), e.getValue());
+                    if (v < 0 || v > MigrationParameters.MAX_DOWNTIME_LIMIT_MS) {
+                        throw VmCommandException.generic("Parameter 'downtime_limit' expects an integer in the range of 0 to (2000 * 1000) ms");
+                    }
+                    downtime = v;
+                }
+                case "avail-switchover-bandwidth" -> avail = uint64(e.getKey(), e.getValue());
+                default -> throw VmCommandException.generic("Parameter '" + e.getKey() + "' is unexpected");
+            }
+        }
+        if (maxBandwidth != null) {
+            p.maxBandwidth(maxBandwidth);
+        }
+        if (downtime != null) {
+            p.downtimeLimitMs(downtime);
+        }
+        if (avail != null) {
+            p.availSwitchoverBandwidth(avail);
+        }
+    }
+
+    /**
+     * A JSON uint64 as QEMU reads it: an integer (negative ones wrap, as in QEMU); values above
+     * {@code Long.MAX_VALUE} saturate, which for byte rates means "more than any link".
+     */
+    private static long uint64(String name, Object v) throws VmCommandException {
+        BigInteger b;
+        if (v instanceof Integer || v instanceof Long || v instanceof Short || v instanceof Byte) {
+            b = BigInteger.valueOf(((Number) v).longValue());
+        } else if (v instanceof BigInteger bi) {
+            b = bi;
+        } else {
+            throw VmCommandException.generic("Parameter '" + name + "' expects uint64");
+        }
+        if (b.signum() < 0) {
+            b = b.and(UINT64_MAX);
+        }
+        if (b.compareTo(UINT64_MAX) > 0) {
+            throw VmCommandException.generic("Parameter '" + name + "' expects uint64");
+        }
+        return b.bitLength() > 63 ? Long.MAX_VALUE : b.longValue();
+    }
+
+    static List<Map<String, Object>> queryCapabilities(MigrationCapabilities caps) {
+        return java.util.Arrays.stream(Capability.values())
+                .map(c -> {
+                    Map<String, Object> m = new LinkedHashMap<>();
+                    m.put("capability", c.qapiName());
+                    m.put("state", caps.has(c));
+                    return m;
+                })
+                .toList();
+    }
+
+    /** Validates the whole list, then returns the new enabled set (the old set changed by the list). */
+    static Set<Capability> parseCapabilities(Set<Capability> current, Object list) throws VmCommandException {
+        if (!(list instanceof List<?> items)) {
+            throw VmCommandException.generic("Invalid parameter type for 'capabilities', expected: array");
+        }
+        Set<Capability> next = current.isEmpty() ? EnumSet.noneOf(Capability.class) : EnumSet.copyOf(current);
+        for (int i = 0; i < items.size(); i++) {
+            String where = "capabilities[" + i + "]";
+            if (!(items.get(i) instanceof Map<?, ?> item)) {
+                throw VmCommandException.generic("Invalid parameter type for '" + where + "', expected: object");
+            }
+            for (Object k : item.keySet()) {
+                if (!"capability".equals(k) && !"state".equals(k)) {
+                    throw VmCommandException.generic("Parameter '" + where + "." + k + "' is unexpected");
+                }
+            }
+            Object name = item.get("capability");
+            if (name == null) {
+                throw VmCommandException.generic("Parameter '" + where + ".capability' is missing");
+            }
+            if (!(name instanceof String s)) {
+                throw VmCommandException.generic("Invalid parameter type for '" + where + ".capability', expected: string");
+            }
+            Capability c = Capability.fromQapi(s);
+            if (c == null) {
+                throw VmCommandException.generic("Parameter 'capability' does not accept value '" + s + "'");
+            }
+            Object state = item.get("state");
+            if (state == null) {
+                throw VmCommandException.generic("Parameter '" + where + ".state' is missing");
+            }
+            if (!(state instanceof Boolean on)) {
+                throw VmCommandException.generic("Invalid parameter type for '" + where + ".state', expected: boolean");
+            }
+            if (on) {
+                next.add(c);
+            } else {
+                next.remove(c);
+            }
+        }
+        return next;
+    }
+}
