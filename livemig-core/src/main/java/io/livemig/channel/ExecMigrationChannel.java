@@ -135,7 +135,7 @@ final class ExecMigrationChannel implements MigrationChannel {
     }
 
     private IOException finishGracefully() {
-        IOException failure = closeQuietly(stdin, null);
+        IOException flushFailure = closeQuietly(stdin, null);
         try {
             if (!process.waitFor(EXIT_WAIT_SECONDS, TimeUnit.SECONDS)) {
                 return new IOException(description + ": command did not exit within " + EXIT_WAIT_SECONDS
@@ -145,10 +145,15 @@ final class ExecMigrationChannel implements MigrationChannel {
             Thread.currentThread().interrupt();
             return new IOException(description + ": interrupted while waiting for the command to exit", e);
         }
-        if (failure == null && process.exitValue() != 0) {
-            failure = new IOException(description + ": command exited with status " + process.exitValue());
+        if (process.exitValue() != 0) {
+            // the status explains a flush failure (EPIPE), not the other way round
+            IOException failure = new IOException(description + ": command exited with status " + process.exitValue());
+            if (flushFailure != null) {
+                failure.addSuppressed(flushFailure);
+            }
+            return failure;
         }
-        return failure;
+        return flushFailure;
     }
 
     private void killTree() {
