@@ -156,16 +156,25 @@ final class ExecMigrationChannel implements MigrationChannel {
         return flushFailure;
     }
 
+    /** SIGKILL to the command and everything it started, then a bounded wait until they are gone. */
     private void killTree() {
         if (!process.isAlive()) {
             return;
         }
-        process.descendants().forEach(ProcessHandle::destroyForcibly);
+        java.util.List<ProcessHandle> tree = process.descendants().toList();
+        tree.forEach(ProcessHandle::destroyForcibly);
         process.destroyForcibly();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(EXIT_WAIT_SECONDS);
         try {
             process.waitFor(EXIT_WAIT_SECONDS, TimeUnit.SECONDS);
+            for (ProcessHandle child : tree) {
+                long left = Math.max(0, deadline - System.nanoTime());
+                child.onExit().get(left, TimeUnit.NANOSECONDS);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            // a grandchild that outlives SIGKILL (uninterruptible sleep) is beyond our reach; the pipes close anyway
         }
     }
 
