@@ -151,7 +151,7 @@ class StreamGoldenTest {
         MigrationInput in = input(StreamBytes.hex("5145564d0000"));
         assertThatThrownBy(() -> StreamHeaderDescriptor.read(in))
                 .isInstanceOf(EOFException.class)
-                .hasMessageContaining("after 4 bytes");
+                .hasMessageContaining("after 6 bytes");
     }
 
     @Test
