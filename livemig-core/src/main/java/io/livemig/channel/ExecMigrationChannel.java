@@ -167,14 +167,16 @@ final class ExecMigrationChannel implements MigrationChannel {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(EXIT_WAIT_SECONDS);
         try {
             process.waitFor(EXIT_WAIT_SECONDS, TimeUnit.SECONDS);
-            for (ProcessHandle child : tree) {
-                long left = Math.max(0, deadline - System.nanoTime());
-                child.onExit().get(left, TimeUnit.NANOSECONDS);
-            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-            // a grandchild that outlives SIGKILL (uninterruptible sleep) is beyond our reach; the pipes close anyway
+            return;
+        }
+        // Grandchildren are not ours to wait(2) for, and onExit() polls them with a slow backoff;
+        // a 1 ms poll ends as soon as init has reaped them. One that outlives SIGKILL (stuck in D
+        // state) is beyond our reach; the pipes close anyway.
+        while (tree.stream().anyMatch(ProcessHandle::isAlive) && System.nanoTime() < deadline
+                && !Thread.currentThread().isInterrupted()) {
+            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
         }
     }
 
