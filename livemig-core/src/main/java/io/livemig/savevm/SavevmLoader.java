@@ -31,6 +31,8 @@ import java.util.Map;
  */
 public final class SavevmLoader {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SavevmLoader.class);
+
     /** Longest vmdesc accepted; QEMU's analyze script reads at most the last 10 MB. */
     public static final int MAX_VMDESC = 16 << 20;
 
@@ -39,6 +41,10 @@ public final class SavevmLoader {
     private final WritableByteChannel returnChannel;
     private final Map<Integer, Loaded> sections = new HashMap<>();
     private boolean returnPathOpen;
+    /** what is being read, for error messages */
+    private String where = "stream header";
+    /** the last section loaded completely, for errors between sections */
+    private String lastSection;
 
     private record Loaded(SaveStateEntry entry, int versionId) {
     }
@@ -56,9 +62,23 @@ public final class SavevmLoader {
         return returnPathOpen;
     }
 
-    /** Parses the whole stream into the registered handlers. */
+    /**
+     * Parses the whole stream into the registered handlers. Any failure is reported with where in
+     * the stream it happened: the record being read and, inside a section, the device's idstr,
+     * instance and section id, as QEMU's "error while loading state for instance … of device …".
+     */
     public ConfigurationSection.Configuration load(MigrationInput in) throws IOException {
+        try {
+            return loadRecords(in);
+        } catch (IOException e) {
+            throw new StreamException(where + ": " + e.getMessage(), e);
+        }
+    }
+
+    private ConfigurationSection.Configuration loadRecords(MigrationInput in) throws IOException {
+        where = "stream header";
         StreamHeaderDescriptor.read(in);
+        where = "configuration section";
         ConfigurationSection.Configuration config = ConfigurationSection.read(in);
         if (!config.machine().equals(machine)) {
             throw new StreamException("Machine type received is '" + config.machine() + "' and local is '" + machine + "'");
@@ -69,20 +89,23 @@ public final class SavevmLoader {
         List<SaveStateEntry> entries = registry.entries();
         for (SaveStateEntry e : entries) {
             if (e.handler().isActive()) {
+                where = "load setup of " + e;
                 try {
                     e.handler().loadSetup();
                 } catch (MigrationException ex) {
-                    throw new StreamException("load setup of " + e + " failed: " + ex.getMessage(), ex);
+                    throw new StreamException(ex.getMessage(), ex);
                 }
             }
         }
         while (true) {
+            where = lastSection == null ? "record header" : "record header after section " + lastSection;
             int type = in.getU8();
             switch (type) {
                 case SectionType.SECTION_START, SectionType.SECTION_FULL -> loadFull(in, type);
                 case SectionType.SECTION_PART, SectionType.SECTION_END -> loadPart(in, type);
                 case SectionType.COMMAND -> command(in);
                 case SectionType.EOF -> {
+                    where = "vmdesc after EOF";
                     skipVmdesc(in);
                     return config;
                 }
@@ -92,6 +115,7 @@ public final class SavevmLoader {
     }
 
     private void loadFull(MigrationInput in, int type) throws IOException {
+        where = SectionType.name(type) + " section header" + (lastSection == null ? "" : " after section " + lastSection);
         SectionHeaderDescriptor.Full h = SectionHeaderDescriptor.readFull(in, type);
         SaveStateEntry e = registry.find(h.idstr(), h.instanceId());
         if (e == null) {
@@ -112,6 +136,7 @@ public final class SavevmLoader {
     }
 
     private void loadPart(MigrationInput in, int type) throws IOException {
+        where = SectionType.name(type) + " section header" + (lastSection == null ? "" : " after section " + lastSection);
         int sectionId = in.getBe32();
         Loaded l = sections.get(sectionId);
         if (l == null) {
@@ -121,16 +146,20 @@ public final class SavevmLoader {
     }
 
     private void loadSection(MigrationInput in, SaveStateEntry e, int versionId, int type, int sectionId) throws IOException {
+        where = String.format("error while loading state for instance 0x%x of device '%s' (section %d, %s)",
+                e.instanceId(), e.idstr(), sectionId, SectionType.name(type));
         try {
             e.handler().loadState(in, versionId, type);
-        } catch (IOException | RuntimeException ex) {
-            throw new StreamException(String.format("error while loading state for instance 0x%x of device '%s' (section %d, %s): %s",
-                    e.instanceId(), e.idstr(), sectionId, SectionType.name(type), ex.getMessage()), ex);
+        } catch (RuntimeException ex) {
+            throw new StreamException(ex.toString(), ex);
         }
+        where = "footer of section '" + e.idstr() + "' (id " + sectionId + ")";
         SectionFooterDescriptor.check(in, sectionId, e.idstr());
+        lastSection = "'" + e.idstr() + "' (id " + sectionId + ", " + SectionType.name(type) + ")";
     }
 
     private void command(MigrationInput in) throws IOException {
+        where = "command";
         CommandDescriptor.Header h = CommandDescriptor.readHeader(in);
         switch (h.cmd()) {
             case CommandDescriptor.OPEN_RETURN_PATH -> {
@@ -153,9 +182,17 @@ public final class SavevmLoader {
         }
     }
 
-    /** After EOF: the vmdesc, read and dropped; a stream without one is fine (QEMU only logs). */
+    /**
+     * After EOF: the vmdesc, read and dropped. Another record type there is only logged, as in
+     * QEMU; but a stream that simply ends after EOF is cut short (QEMU fails it too).
+     */
     private void skipVmdesc(MigrationInput in) throws IOException {
-        if (in.peekU8() != SectionType.VMDESCRIPTION) {
+        int next = in.peekU8();
+        if (next < 0) {
+            throw new StreamException("migration stream ended after EOF, before its vmdesc");
+        }
+        if (next != SectionType.VMDESCRIPTION) {
+            LOG.warn("Expected vmdescription section, but got {}", next);
             return;
         }
         in.getU8();
