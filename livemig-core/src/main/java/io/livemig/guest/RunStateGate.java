@@ -92,12 +92,8 @@ public final class RunStateGate {
             if (shutdown) {
                 return false;
             }
-            if (state == RunState.RUNNING) {
-                inside.incrementAndGet();
-                if (state == RunState.RUNNING && !shutdown) {
-                    return true;
-                }
-                exit(); // lost the race with a stop: back out
+            if (tryEnter()) {
+                return true;
             }
             if (!awaitRunning()) {
                 return false;
@@ -105,7 +101,25 @@ public final class RunStateGate {
         }
     }
 
-    /** vCPU side: leaves the guest after {@link #enter()} returned {@code true}. */
+    /**
+     * vCPU side, non-blocking: registers the caller as inside the guest if the state is RUNNING
+     * (and the gate is not shut down), else returns {@code false} at once.
+     *
+     * @return whether the caller is inside and must call {@link #exit()}
+     */
+    public boolean tryEnter() {
+        if (shutdown || state != RunState.RUNNING) {
+            return false;
+        }
+        inside.incrementAndGet();
+        if (state == RunState.RUNNING && !shutdown) {
+            return true;
+        }
+        exit();
+        return false;
+    }
+
+    /** vCPU side: leaves the guest after {@link #enter()} or {@link #tryEnter()} returned {@code true}. */
     public void exit() {
         if (inside.decrementAndGet() == 0 && state != RunState.RUNNING) {
             Thread t = stopper;

@@ -119,6 +119,20 @@ class RunStateGateTest {
     }
 
     @Test
+    void tryEnterNeverBlocks() {
+        RunStateGate gate = new RunStateGate(RunState.PAUSED);
+        assertThat(gate.tryEnter()).isFalse();
+        gate.set(RunState.RUNNING);
+        assertThat(gate.tryEnter()).isTrue();
+        gate.exit();
+        gate.set(RunState.INMIGRATE); // returns at once: nobody inside
+        assertThat(gate.tryEnter()).isFalse();
+        gate.set(RunState.RUNNING);
+        gate.shutdown();
+        assertThat(gate.tryEnter()).isFalse();
+    }
+
+    @Test
     void interruptedWaiterReturnsFalse() throws Exception {
         RunStateGate gate = new RunStateGate(RunState.PAUSED);
         AtomicReference<Boolean> result = new AtomicReference<>();
