@@ -90,4 +90,82 @@ class InProcessMigrationTest {
             }
         }
     }
+
+    @Test
+    @Timeout(60)
+    void eventsFollowQemusOrderWhenTheEventsCapabilityIsOn() throws Exception {
+        long size = 16L << 20;
+        WorkloadSpec w = new WorkloadSpec("mem0", 4L << 20, WorkloadSpec.Pattern.RANDOM, 0, 1, 3);
+        try (VirtualMachine src = VirtualMachine.start(config(size, List.of(w), Optional.empty(), false));
+             VirtualMachine dst = VirtualMachine.start(config(size, List.of(), Optional.of("tcp:127.0.0.1:0"), false))) {
+            java.util.Queue<String> srcEvents = new java.util.concurrent.ConcurrentLinkedQueue<>();
+            java.util.Queue<String> dstEvents = new java.util.concurrent.ConcurrentLinkedQueue<>();
+            src.addEventListener((e, d) -> srcEvents.add(e + d));
+            dst.addEventListener((e, d) -> dstEvents.add(e + d));
+            src.setMigrateCapabilities(List.of(Map.of("capability", "events", "state", true),
+                    Map.of("capability", "return-path", "state", true)));
+            dst.setMigrateCapabilities(List.of(Map.of("capability", "events", "state", true)));
+            src.migrate(dst.incomingAddress().orElseThrow().toString());
+            await(() -> src.outgoingStatus().isFinished(), Duration.ofSeconds(45), "source to finish");
+            await(() -> dst.incomingStatus().isFinished(), Duration.ofSeconds(10), "destination to finish");
+            assertThat(src.outgoingStatus()).isEqualTo(MigrationStatus.COMPLETED);
+            List<String> s = List.copyOf(srcEvents).stream().filter(e -> !e.startsWith("MIGRATION_PASS")).toList();
+            assertThat(s).containsExactly("MIGRATION{status=setup}", "MIGRATION{status=active}", "STOP{}",
+                    "MIGRATION{status=device}", "MIGRATION{status=completed}");
+            assertThat(srcEvents).anyMatch(e -> e.startsWith("MIGRATION_PASS{pass="));
+            assertThat(List.copyOf(dstEvents)).containsExactly("MIGRATION{status=active}", "RESUME{}",
+                    "MIGRATION{status=completed}");
+            assertSameRam(src, dst);
+        }
+    }
+
+    @Test
+    @Timeout(60)
+    void cancelInPrecopyLeavesTheSourceRunningAndASecondMigrationCompletes() throws Exception {
+        long size = 64L << 20;
+        WorkloadSpec w = new WorkloadSpec("mem0", 16L << 20, WorkloadSpec.Pattern.RANDOM, 0, 1, 5);
+        try (VirtualMachine src = VirtualMachine.start(config(size, List.of(w), Optional.empty(), false));
+             VirtualMachine dst1 = VirtualMachine.start(config(size, List.of(), Optional.of("tcp:127.0.0.1:0"), false));
+             VirtualMachine dst2 = VirtualMachine.start(config(size, List.of(), Optional.of("tcp:127.0.0.1:0"), false))) {
+            // 8 MiB/s cannot converge against 16 MiB/s of dirtying: the migration stays in pre-copy
+            src.setMigrateParameters(Map.of("max-bandwidth", 8L << 20));
+            src.migrate(dst1.incomingAddress().orElseThrow().toString());
+            await(() -> ((Map<?, ?>) src.queryMigrate().getOrDefault("ram", Map.of())).get("transferred") instanceof Long t
+                    && t > (4L << 20), Duration.ofSeconds(20), "pre-copy to move 4 MiB");
+            assertThat(src.outgoingStatus()).isEqualTo(MigrationStatus.ACTIVE);
+            src.migrateCancel();
+            await(() -> src.outgoingStatus().isFinished(), Duration.ofSeconds(10), "cancel");
+            assertThat(src.outgoingStatus()).isEqualTo(MigrationStatus.CANCELLED);
+            assertThat(src.runState()).isEqualTo(RunState.RUNNING);
+            await(() -> dst1.incomingStatus().isFinished(), Duration.ofSeconds(10), "first destination to give up");
+            assertThat(dst1.incomingStatus()).isEqualTo(MigrationStatus.FAILED);
+            assertThat(dst1.runState()).isEqualTo(RunState.INMIGRATE);
+
+            src.setMigrateParameters(Map.of("max-bandwidth", 0L));
+            src.migrate(dst2.incomingAddress().orElseThrow().toString());
+            await(() -> src.outgoingStatus().isFinished(), Duration.ofSeconds(45), "second migration");
+            assertThat(src.outgoingStatus()).isEqualTo(MigrationStatus.COMPLETED);
+            await(() -> dst2.incomingStatus().isFinished(), Duration.ofSeconds(10), "second destination");
+            assertSameRam(src, dst2);
+        }
+    }
+
+    @Test
+    @Timeout(30)
+    void migratingToAPortWhereNothingListensFailsAndTheSourceKeepsRunning() throws Exception {
+        int port;
+        try (java.nio.channels.ServerSocketChannel s = java.nio.channels.ServerSocketChannel.open()) {
+            s.bind(new java.net.InetSocketAddress("127.0.0.1", 0));
+            port = ((java.net.InetSocketAddress) s.getLocalAddress()).getPort();
+        }
+        WorkloadSpec w = new WorkloadSpec("mem0", 1L << 20, WorkloadSpec.Pattern.RANDOM, 0, 1, 5);
+        try (VirtualMachine src = VirtualMachine.start(config(4L << 20, List.of(w), Optional.empty(), false))) {
+            src.migrate("tcp:127.0.0.1:" + port);
+            await(() -> src.outgoingStatus().isFinished(), Duration.ofSeconds(20), "the failure");
+            Map<String, Object> info = src.queryMigrate();
+            assertThat(info).containsEntry("status", "failed");
+            assertThat((String) info.get("error-desc")).contains("127.0.0.1:" + port).contains("refused");
+            assertThat(src.runState()).isEqualTo(RunState.RUNNING);
+        }
+    }
 }
