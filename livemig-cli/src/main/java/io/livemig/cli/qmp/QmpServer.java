@@ -37,7 +37,7 @@ public final class QmpServer implements AutoCloseable {
     private final Runnable onQuit;
     private final List<QmpListener> listeners = new ArrayList<>();
     private final Set<QmpSession> sessions = ConcurrentHashMap.newKeySet();
-    private final VmEventListener eventListener = this::broadcast;
+    private final VmEventListener eventListener = this::onVmEvent;
     private volatile boolean quitting;
 
     private QmpServer(VirtualMachine vm, String livemigVersion, Runnable onQuit) {
@@ -93,7 +93,8 @@ public final class QmpServer implements AutoCloseable {
         }
     }
 
-    private void broadcast(String event, Map<String, Object> data) {
+    /** The VM's event listener: queues the event to every negotiated client; never blocks. */
+    void onVmEvent(String event, Map<String, Object> data) {
         if (quitting && event.equals("SHUTDOWN")) {
             return;
         }
@@ -135,6 +136,21 @@ public final class QmpServer implements AutoCloseable {
 
     void remove(QmpSession s) {
         sessions.remove(s);
+    }
+
+    /** The local ports of the TCP listeners, in {@code -qmp} order (useful with port 0). */
+    public List<Integer> boundPorts() {
+        List<Integer> ports = new ArrayList<>();
+        for (QmpListener l : listeners) {
+            try {
+                if (l.channel().getLocalAddress() instanceof java.net.InetSocketAddress a) {
+                    ports.add(a.getPort());
+                }
+            } catch (IOException e) {
+                // closed: no port
+            }
+        }
+        return ports;
     }
 
     /** Number of connected clients (for tests and diagnostics). */
