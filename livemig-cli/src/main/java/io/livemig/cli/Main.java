@@ -127,9 +127,12 @@ public final class Main implements Callable<Integer> {
             vm.close();
             throw new UsageException("livemig vm: -qmp: " + e.getMessage());
         }
+        // SIGTERM/SIGINT: like QEMU, announce SHUTDOWN (host-signal), release the guest and exit 0
         Thread hook = new Thread(() -> {
+            server.signalShutdown();
             server.close(1000);
             vm.close();
+            Runtime.getRuntime().halt(EXIT_OK);
         }, "livemig-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         quit.await();

@@ -71,8 +71,12 @@ class QmpServerIT {
      * with {@code qmp.awaitEvent(event, T)}.
      */
     private static void assertRunStateEvent(QmpClient qmp, String event) {
-        assertThat(qmp.seenEvents()).allSatisfy(e -> assertThat(e.path("timestamp").has("seconds")).isTrue());
-        assertThat(event).isIn("STOP", "RESUME");
+        // until then: whatever events did arrive have QEMU's shape
+        assertThat(qmp.seenEvents()).allSatisfy(e -> {
+            assertThat(e.path("event").isString()).as(event).isTrue();
+            assertThat(e.path("timestamp").has("seconds")).isTrue();
+            assertThat(e.path("timestamp").has("microseconds")).isTrue();
+        });
     }
 
     private static String status(QmpClient qmp) {

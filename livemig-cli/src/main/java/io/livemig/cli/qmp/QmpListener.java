@@ -47,8 +47,14 @@ final class QmpListener implements AutoCloseable {
     }
 
     private static ServerSocketChannel bindUnix(Path path) throws IOException {
-        Path dir = Files.createTempDirectory(path.getParent(), ".qmp-",
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        Path dir;
+        try {
+            dir = Files.createTempDirectory(path.getParent(), ".qmp-",
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        } catch (IOException e) {
+            throw new IOException("cannot listen on unix:" + path + ": cannot create a socket in "
+                    + path.getParent() + " (" + e.getClass().getSimpleName() + ")", e);
+        }
         Path tmp = dir.resolve("s");
         ServerSocketChannel ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         try {

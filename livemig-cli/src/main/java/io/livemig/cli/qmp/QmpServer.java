@@ -128,9 +128,21 @@ public final class QmpServer implements AutoCloseable {
 
     /** Emits QEMU's SHUTDOWN for {@code quit}; the session queues its reply right after. */
     void shutdownEvent() {
+        shutdownEvent("host-qmp-quit");
+    }
+
+    /** Emits QEMU's SHUTDOWN for a termination signal ({@code reason: host-signal}). */
+    public void signalShutdown() {
+        if (!quitting) {
+            shutdownEvent("host-signal");
+            quitting = true;
+        }
+    }
+
+    private void shutdownEvent(String reason) {
         Map<String, Object> data = new LinkedHashMap<>();
         data.put("guest", false);
-        data.put("reason", "host-qmp-quit");
+        data.put("reason", reason);
         sendEvent("SHUTDOWN", data);
     }
 
