@@ -1,7 +1,7 @@
 package io.livemig.cli;
 
-import io.livemig.cli.testing.QmpClient;
-import io.livemig.cli.testing.QmpErrorException;
+import io.livemig.cli.qmpclient.QmpClient;
+import io.livemig.cli.qmpclient.QmpErrorException;
 import io.livemig.cli.testing.VmProcess;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;

@@ -257,9 +257,12 @@ public final class VirtualMachine implements AutoCloseable {
         Map<String, Object> m = new LinkedHashMap<>();
         if (st == MigrationStatus.NONE) {
             MigrationStatus in = incomingState.status();
+            MigrationIncoming mi = incoming;
+            if (mi != null) {
+                socketAddress(mi.address()).ifPresent(a -> m.put("socket-address", List.of(a)));
+            }
             if (in != MigrationStatus.NONE) {
                 m.put("status", in.qapiName());
-                MigrationIncoming mi = incoming;
                 if (in == MigrationStatus.FAILED && mi != null && mi.errorDesc() != null) {
                     m.put("error-desc", mi.errorDesc());
                 }
@@ -289,6 +292,26 @@ public final class VirtualMachine implements AutoCloseable {
             }
         }
         return m;
+    }
+
+    /** QEMU's {@code SocketAddress} of a listening incoming migration, as query-migrate shows it. */
+    private static Optional<Map<String, Object>> socketAddress(MigrationUri uri) {
+        Map<String, Object> a = new LinkedHashMap<>();
+        switch (uri) {
+            case MigrationUri.Tcp t -> {
+                a.put("type", "inet");
+                a.put("host", t.host());
+                a.put("port", Integer.toString(t.port()));
+            }
+            case MigrationUri.Unix u -> {
+                a.put("type", "unix");
+                a.put("path", u.path().toString());
+            }
+            default -> {
+                return Optional.empty();
+            }
+        }
+        return Optional.of(a);
     }
 
     private Map<String, Object> ramInfo() {

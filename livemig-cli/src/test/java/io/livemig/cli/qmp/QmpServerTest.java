@@ -1,8 +1,8 @@
 package io.livemig.cli.qmp;
 
 import io.livemig.cli.testing.Await;
-import io.livemig.cli.testing.QmpClient;
-import io.livemig.cli.testing.QmpErrorException;
+import io.livemig.cli.qmpclient.QmpClient;
+import io.livemig.cli.qmpclient.QmpErrorException;
 import io.livemig.vm.VirtualMachine;
 import io.livemig.vm.VmConfig;
 import org.junit.jupiter.api.AfterEach;

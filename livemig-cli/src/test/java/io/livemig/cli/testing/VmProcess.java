@@ -1,5 +1,8 @@
 package io.livemig.cli.testing;
 
+import io.livemig.cli.qmpclient.QmpClient;
+import io.livemig.cli.qmpclient.QmpErrorException;
+
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;

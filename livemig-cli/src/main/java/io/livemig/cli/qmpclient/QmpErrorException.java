@@ -1,4 +1,4 @@
-package io.livemig.cli.testing;
+package io.livemig.cli.qmpclient;
 
 import java.io.Serial;
 

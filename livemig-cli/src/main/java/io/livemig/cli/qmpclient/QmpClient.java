@@ -1,4 +1,4 @@
-package io.livemig.cli.testing;
+package io.livemig.cli.qmpclient;
 
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -29,7 +29,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Predicate;
 
 /**
- * A QMP client for system tests, against livemig or a real QEMU.
+ * A QMP client, against livemig or a real QEMU: used by the demo and the system tests.
  *
  * <p>A reader thread (virtual) reads one JSON message per line and sorts it: events go to an
  * unbounded event queue ({@link #awaitEvent}), everything else (replies, errors) to a reply queue.
