@@ -8,7 +8,7 @@ import java.util.Locale;
  * with a fraction, and an optional binary suffix B, K, M, G, T, P or E (either case). A bare
  * number means bytes, or MiB for {@code -m} ({@code qemu_strtosz_MiB}).
  */
-final class Sizes {
+public final class Sizes {
 
     static final String SUFFIX_HINT = "(use k, M, G or T suffixes)";
 
@@ -20,7 +20,7 @@ final class Sizes {
      * @param bareUnit   multiplier of a number without suffix (1 or 1 MiB)
      * @return the size in bytes, or -1 when {@code text} is not a size below 2^63
      */
-    static long parse(String text, long bareUnit) {
+    public static long parse(String text, long bareUnit) {
         if (text.isEmpty()) {
             return -1;
         }
