@@ -3,7 +3,11 @@ package io.livemig.savevm;
 /** Migration capabilities livemig implements, with QEMU's names ({@code migrate-set-capabilities}). */
 public enum Capability {
     EVENTS("events"),
-    RETURN_PATH("return-path");
+    RETURN_PATH("return-path"),
+    /** the destination acknowledges switchover once devices' initial data is loaded (QEMU 8.1+) */
+    SWITCHOVER_ACK("switchover-ack"),
+    /** QEMU 7.2's block migration of -drive images (removed from QEMU in 9.1) */
+    BLOCK("block");
 
     private final String qapiName;
 

@@ -20,6 +20,16 @@ public final class MigrationParameters {
     private volatile long downtimeLimitMs = DEFAULT_DOWNTIME_LIMIT_MS;
     /** bytes per second; 0 = use the measured bandwidth */
     private volatile long availSwitchoverBandwidth;
+    /** how a pass shares the stream among iterative devices; taken when a migration starts */
+    private volatile IterationPolicy iteratePolicy = IterationPolicy.FAIR;
+
+    public IterationPolicy iteratePolicy() {
+        return iteratePolicy;
+    }
+
+    public void iteratePolicy(IterationPolicy p) {
+        this.iteratePolicy = p;
+    }
 
     public long maxBandwidth() {
         return maxBandwidth;

@@ -17,7 +17,9 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -68,13 +70,16 @@ public final class MigrationSource implements Runnable {
 
     private final Setup s;
     private final MigrationUri uri;
-    private final SectionWriter sections = new SectionWriter();
+    private final Map<SaveStateEntry, DeviceCounters> counters = new IdentityHashMap<>();
+    private final SectionWriter sections = new SectionWriter(counters);
+    private final PassScheduler scheduler;
     private volatile MigrationChannel channel;
     private volatile Thread thread;
     private volatile String errorDesc;
 
     private MigrationOutput out;
-    private ReturnPathReader returnPath;
+    private volatile ReturnPathReader returnPath;
+    private List<SaveStateEntry> iterative;
     private RateLimiter rate;
     private List<SaveStateEntry> entries;
     private RunState stateBeforeStop;
@@ -89,6 +94,13 @@ public final class MigrationSource implements Runnable {
     public MigrationSource(Setup setup, MigrationUri uri) {
         this.s = setup;
         this.uri = uri;
+        this.scheduler = setup.policy().newScheduler();
+    }
+
+    /** Whether the destination has acknowledged switchover (QMP {@code x-switchover-acked}). */
+    public boolean switchoverAcked() {
+        ReturnPathReader rp = returnPath;
+        return rp != null && rp.switchoverAcked();
     }
 
     /** Starts the migration thread; the status must already be {@code setup}. */
@@ -161,6 +173,17 @@ public final class MigrationSource implements Runnable {
             returnPath = new ReturnPathReader(channel.in()).start("return path");
         }
         entries = s.registry().entries().stream().filter(e -> e.handler().isActive()).toList();
+        iterative = entries.stream().filter(SaveStateEntry::isIterative).toList();
+        if (s.caps().has(Capability.SWITCHOVER_ACK) && returnPath == null) {
+            throw new MigrationException("Capability 'switchover-ack' requires capability 'return-path'");
+        }
+        List<DeviceCounters> published = new java.util.ArrayList<>();
+        for (SaveStateEntry e : iterative) {
+            DeviceCounters c = new DeviceCounters(e);
+            counters.put(e, c);
+            published.add(c);
+        }
+        s.stats().devices = List.copyOf(published);
 
         StreamHeaderDescriptor.write(out);
         ConfigurationSection.write(out, s.machine(), Optional.empty());
@@ -201,31 +224,44 @@ public final class MigrationSource implements Runnable {
     /** One pass; returns true when the migration completed. */
     private boolean iterationRun() throws MigrationException, InterruptedException {
         long threshold = s.stats().thresholdBytes;
-        long pending = 0;
-        for (SaveStateEntry e : entries) {
-            pending += e.handler().pendingEstimate();
-        }
+        long pending = pending(threshold, false);
         if (pending < threshold) {
-            pending = 0;
-            for (SaveStateEntry e : entries) {
-                pending += e.handler().pendingExact();
-            }
+            pending = pending(threshold, true);
         }
         lastPending = pending;
+        s.stats().pendingBytes = pending;
         if ((pending == 0 || pending < threshold) && canSwitchover()) {
             completion();
             return true;
         }
-        s.policy().iterate(iterativeEntries(), out, rate, sections);
+        scheduler.runPass(iterative, out, rate, sections);
         return false;
     }
 
-    private List<SaveStateEntry> iterativeEntries() {
-        return entries.stream().filter(SaveStateEntry::isIterative).toList();
+    /** Σ pending over the active devices, estimate or exact, recorded per device for x-devices. */
+    private long pending(long threshold, boolean exact) {
+        long sum = 0;
+        for (SaveStateEntry e : entries) {
+            long p = exact ? e.handler().pendingExact(threshold) : e.handler().pendingEstimate(threshold);
+            DeviceCounters c = counters.get(e);
+            if (c != null) {
+                c.pending = p;
+            }
+            sum += p;
+        }
+        return sum;
     }
 
+    /**
+     * QEMU's {@code migration_can_switchover()}: without switchover-ack always; with it, once the
+     * destination has acked, or whenever the guest is not running (a stopped guest gains nothing
+     * by waiting).
+     */
     private boolean canSwitchover() {
-        return true;
+        if (!s.caps().has(Capability.SWITCHOVER_ACK)) {
+            return true;
+        }
+        return !s.gate().state().isRunning() || returnPath.switchoverAcked();
     }
 
     /** QEMU's {@code migration_rate_limit()} and {@code migration_update_counters()}. */

@@ -36,6 +36,10 @@ public final class MigrationStats {
     /** measured bytes per ms over the last window */
     public volatile double bandwidthBytesPerMs;
     public volatile long thresholdBytes;
+    /** Σ pending of the last pass (estimate, or exact when it was computed) */
+    public volatile long pendingBytes;
+    /** the iterative devices of the current migration */
+    public volatile java.util.List<DeviceCounters> devices = java.util.List.of();
 
     /** Resets everything for a new migration. */
     public void reset(long nowMs) {
@@ -58,6 +62,8 @@ public final class MigrationStats {
         pagesPerSecond = 0;
         bandwidthBytesPerMs = 0;
         thresholdBytes = 0;
+        pendingBytes = 0;
+        devices = java.util.List.of();
     }
 
     /** Pages sent so far (zero and normal), for pages-per-second. */

@@ -26,7 +26,8 @@ public final class RateLimiter implements RateLimit {
     public RateLimiter(LongSupplier transferred, long maxBandwidth) {
         this.transferred = transferred;
         setMaxBandwidth(maxBandwidth);
-        startWindow(System.nanoTime());
+        windowStartBytes = transferred.getAsLong();
+        windowStartNanos = System.nanoTime();
     }
 
     /** Sets the limit in bytes per second; 0 is unlimited. */
@@ -38,10 +39,18 @@ public final class RateLimiter implements RateLimit {
         return budgetPerWindow;
     }
 
-    /** Starts a new window now. */
+    /**
+     * Starts a new window now. Bytes written past the last window's budget (a device that writes
+     * a whole record, such as a 1 MiB VFIO chunk, after the budget was nearly spent) are charged
+     * to the new window, up to one budget, so max-bandwidth holds on average. QEMU forgets the
+     * overshoot, which lets a VFIO device exceed max-bandwidth by up to 1 MiB per window.
+     */
     public void startWindow(long nowNanos) {
+        long now = transferred.getAsLong();
+        long budget = budgetPerWindow;
+        long over = budget == 0 ? 0 : Math.min(budget, Math.max(0, now - windowStartBytes - budget));
         windowStartNanos = nowNanos;
-        windowStartBytes = transferred.getAsLong();
+        windowStartBytes = now - over;
     }
 
     public long windowStartNanos() {

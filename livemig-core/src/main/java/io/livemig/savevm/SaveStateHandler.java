@@ -70,24 +70,33 @@ public interface SaveStateHandler {
     default void saveState(MigrationOutput out) throws MigrationException {
     }
 
-    /** The vmsd name used in the vmdesc JSON for the FULL section. */
+    /**
+     * The vmsd name used in the vmdesc JSON for the FULL section; empty for an old-style
+     * ({@code save_state}) section, which the vmdesc describes as one {@code data} buffer.
+     */
     default String vmsdName() {
         return "";
     }
 
-    /** The fields of the FULL section, as the vmdesc JSON lists them. */
+    /** The fields of the FULL section, as the vmdesc JSON lists them (vmsd-style sections only). */
     default List<VmdescWriter.Field> vmdescFields() {
         return List.of();
     }
 
-    /** Cheap pending estimate in bytes (no sync); called every pass. */
-    default long pendingEstimate() {
+    /**
+     * Cheap pending estimate in bytes (no sync); called every pass.
+     *
+     * @param thresholdBytes the current convergence threshold (QEMU 7.2's {@code max_size}); a
+     *                       device that must not let the migration converge yet (block migration in
+     *                       its bulk phase) reports more than this
+     */
+    default long pendingEstimate(long thresholdBytes) {
         return 0;
     }
 
     /** Exact pending bytes (may sync dirty logs); called when the estimate is under the threshold. */
-    default long pendingExact() {
-        return pendingEstimate();
+    default long pendingExact(long thresholdBytes) {
+        return pendingEstimate(thresholdBytes);
     }
 
     /** Releases what setup took; may be called without a prior setup. */
@@ -96,7 +105,18 @@ public interface SaveStateHandler {
 
     // ---- destination ----
 
-    default void loadSetup() throws MigrationException {
+    /** Prepares to load; {@code ctx} stays valid until {@link #loadCleanup()}. */
+    default void loadSetup(LoadContext ctx) throws MigrationException {
+    }
+
+    /**
+     * Whether the destination must wait for this device's initial data before it acknowledges
+     * switchover (QEMU's {@code switchover_ack_needed}); asked right after load setup when the
+     * {@code switchover-ack} capability is on. Such a device calls
+     * {@link LoadContext#approveSwitchover()} once its initial data has loaded.
+     */
+    default boolean switchoverAckNeeded() {
+        return false;
     }
 
     /**

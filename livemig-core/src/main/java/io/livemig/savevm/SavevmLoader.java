@@ -29,7 +29,7 @@ import java.util.Map;
  * <p>Return path: opened only by OPEN_RETURN_PATH and only on a channel that has one; PING is
  * answered with PONG at once.
  */
-public final class SavevmLoader {
+public final class SavevmLoader implements LoadContext {
 
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SavevmLoader.class);
 
@@ -37,10 +37,14 @@ public final class SavevmLoader {
     public static final int MAX_VMDESC = 16 << 20;
 
     private final HandlerRegistry registry;
+    private final MigrationCapabilities caps;
     private final String machine;
     private final WritableByteChannel returnChannel;
     private final Map<Integer, Loaded> sections = new HashMap<>();
     private boolean returnPathOpen;
+    /** devices whose initial data must load before SWITCHOVER_ACK (QEMU's switchover_ack_pending_num) */
+    private int switchoverAckPending;
+    private boolean switchoverAckSent;
     /** what is being read, for error messages */
     private String where = "stream header";
     /** the last section loaded completely, for errors between sections */
@@ -52,8 +56,10 @@ public final class SavevmLoader {
     /**
      * @param returnChannel the channel back to the source, or null when the transport has none
      */
-    public SavevmLoader(HandlerRegistry registry, String machine, WritableByteChannel returnChannel) {
+    public SavevmLoader(HandlerRegistry registry, MigrationCapabilities caps, String machine,
+                        WritableByteChannel returnChannel) {
         this.registry = registry;
+        this.caps = caps;
         this.machine = machine;
         this.returnChannel = returnChannel;
     }
@@ -91,9 +97,12 @@ public final class SavevmLoader {
             if (e.handler().isActive()) {
                 where = "load setup of " + e;
                 try {
-                    e.handler().loadSetup();
+                    e.handler().loadSetup(this);
                 } catch (MigrationException ex) {
                     throw new StreamException(ex.getMessage(), ex);
+                }
+                if (caps.has(Capability.SWITCHOVER_ACK) && e.handler().switchoverAckNeeded()) {
+                    switchoverAckPending++;
                 }
             }
         }
@@ -168,6 +177,9 @@ public final class SavevmLoader {
                     throw new StreamException("OPEN_RETURN_PATH received, but this transport has no return path");
                 }
                 returnPathOpen = true;
+                if (caps.has(Capability.SWITCHOVER_ACK) && switchoverAckPending == 0) {
+                    sendSwitchoverAck();
+                }
             }
             case CommandDescriptor.PING -> {
                 CommandDescriptor.checkLength(h, CommandDescriptor.PING_LENGTH);
@@ -180,6 +192,36 @@ public final class SavevmLoader {
             default -> throw new StreamException("Unsupported migration command " + CommandDescriptor.name(h.cmd())
                     + " (len " + h.len() + ")");
         }
+    }
+
+    @Override
+    public boolean has(Capability c) {
+        return caps.has(c);
+    }
+
+    @Override
+    public void approveSwitchover() throws IOException {
+        if (switchoverAckPending == 0) {
+            throw new StreamException("switchover approved more often than devices needed it");
+        }
+        if (--switchoverAckPending == 0) {
+            if (!returnPathOpen) {
+                throw new StreamException("switchover approved, but the return path is not open");
+            }
+            sendSwitchoverAck();
+        }
+    }
+
+    private void sendSwitchoverAck() throws IOException {
+        if (!switchoverAckSent) {
+            switchoverAckSent = true;
+            ReturnPathDescriptor.write(returnChannel, ReturnPathDescriptor.encodeEmpty(ReturnPathDescriptor.SWITCHOVER_ACK));
+        }
+    }
+
+    /** Whether SWITCHOVER_ACK has gone to the source. */
+    public boolean switchoverAckSent() {
+        return switchoverAckSent;
     }
 
     /**

@@ -48,6 +48,21 @@ public final class VmdescWriter {
         devices.append("]}");
     }
 
+    /**
+     * Adds an old-style ({@code save_state}) FULL section, described as QEMU's
+     * {@code vmstate_save_old_style()} does: its size and one {@code data} buffer field.
+     */
+    public void addOldStyleDevice(String idstr, int instanceId, long size) {
+        if (count++ > 0) {
+            devices.append(", ");
+        }
+        devices.append("{\"name\": ").append(quote(idstr))
+                .append(", \"instance_id\": ").append(Integer.toUnsignedString(instanceId))
+                .append(", \"size\": ").append(size)
+                .append(", \"fields\": [{\"name\": \"data\", \"size\": ").append(size)
+                .append(", \"type\": \"buffer\"}]}");
+    }
+
     /** The finished JSON text. */
     public String json() {
         return "{\"page_size\": " + pageSize + ", \"devices\": [" + devices + "]}";

@@ -1,6 +1,7 @@
 package io.livemig.vm;
 
 import io.livemig.savevm.Capability;
+import io.livemig.savevm.IterationPolicy;
 import io.livemig.savevm.MigrationCapabilities;
 import io.livemig.savevm.MigrationParameters;
 
@@ -28,6 +29,7 @@ final class MigrationParametersCodec {
         m.put("max-bandwidth", p.maxBandwidth());
         m.put("downtime-limit", p.downtimeLimitMs());
         m.put("avail-switchover-bandwidth", p.availSwitchoverBandwidth());
+        m.put("x-iterate-policy", p.iteratePolicy().qapiName());
         return m;
     }
 
@@ -36,6 +38,7 @@ final class MigrationParametersCodec {
         Long maxBandwidth = null;
         Long downtime = null;
         Long avail = null;
+        IterationPolicy policy = null;
         for (Map.Entry<String, Object> e : args.entrySet()) {
             switch (e.getKey()) {
                 case "max-bandwidth" -> maxBandwidth = uint64(e.getKey(), e.getValue());
@@ -47,6 +50,16 @@ final class MigrationParametersCodec {
                     downtime = v;
                 }
                 case "avail-switchover-bandwidth" -> avail = uint64(e.getKey(), e.getValue());
+                case "x-iterate-policy" -> {
+                    if (!(e.getValue() instanceof String name)) {
+                        throw VmCommandException.generic("Invalid parameter type for 'x-iterate-policy', expected: string");
+                    }
+                    policy = IterationPolicy.fromQapi(name);
+                    if (policy == null) {
+                        throw VmCommandException.generic("Parameter 'x-iterate-policy' does not accept value '" + name
+                                + "' (serial, all or fair)");
+                    }
+                }
                 default -> throw VmCommandException.generic("Parameter '" + e.getKey() + "' is unexpected");
             }
         }
@@ -58,6 +71,9 @@ final class MigrationParametersCodec {
         }
         if (avail != null) {
             p.availSwitchoverBandwidth(avail);
+        }
+        if (policy != null) {
+            p.iteratePolicy(policy);
         }
     }
 
@@ -133,6 +149,9 @@ final class MigrationParametersCodec {
             } else {
                 next.remove(c);
             }
+        }
+        if (next.contains(Capability.SWITCHOVER_ACK) && !next.contains(Capability.RETURN_PATH)) {
+            throw VmCommandException.generic("Capability 'switchover-ack' requires capability 'return-path'");
         }
         return next;
     }

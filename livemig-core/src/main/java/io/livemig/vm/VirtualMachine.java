@@ -11,9 +11,9 @@ import io.livemig.guest.RunStateGate;
 import io.livemig.guest.Workload;
 import io.livemig.guest.WorkloadSpec;
 import io.livemig.savevm.Capability;
+import io.livemig.savevm.DeviceCounters;
 import io.livemig.savevm.GlobalState;
 import io.livemig.savevm.HandlerRegistry;
-import io.livemig.savevm.IterationPolicy;
 import io.livemig.savevm.MigrationCapabilities;
 import io.livemig.savevm.MigrationEvents;
 import io.livemig.savevm.MigrationIncoming;
@@ -66,7 +66,6 @@ public final class VirtualMachine implements AutoCloseable {
     private volatile boolean autostart;
     private volatile MigrationSource source;
     private volatile MigrationIncoming incoming;
-    private volatile IterationPolicy policy = IterationPolicy.ALL;
     private volatile boolean closed;
 
     private VirtualMachine(VmConfig config, GuestMemory memory) {
@@ -190,7 +189,7 @@ public final class VirtualMachine implements AutoCloseable {
             throw VmCommandException.generic("There's a migration process in progress");
         }
         MigrationSource src = new MigrationSource(new MigrationSource.Setup(registry, gate, globalState, config.machine(),
-                config.uuid(), params, caps, policy, stats, outgoing, migrationEvents), target);
+                config.uuid(), params, caps, params.iteratePolicy(), stats, outgoing, migrationEvents), target);
         source = src;
         src.start();
     }
@@ -218,7 +217,7 @@ public final class VirtualMachine implements AutoCloseable {
         incomingState.transition(MigrationStatus.NONE, MigrationStatus.SETUP);
         try {
             incoming = MigrationIncoming.listen(new MigrationIncoming.Setup(registry, gate, globalState, config.machine(),
-                    () -> autostart, stats, incomingState, migrationEvents), uri);
+                    () -> autostart, caps, stats, incomingState, migrationEvents), uri);
         } catch (IOException | RuntimeException e) {
             incomingState.transitionFromAny(MigrationStatus.FAILED);
             throw e;
@@ -290,6 +289,13 @@ public final class VirtualMachine implements AutoCloseable {
                 }
                 m.put("ram", ramInfo());
             }
+        }
+        if (st != MigrationStatus.SETUP && st != MigrationStatus.FAILED && st != MigrationStatus.CANCELLED) {
+            m.put("x-devices", stats.devices.stream().map(DeviceCounters::toQmp).toList());
+        }
+        if (caps.has(Capability.SWITCHOVER_ACK)) {
+            MigrationSource src = source;
+            m.put("x-switchover-acked", src != null && src.switchoverAcked());
         }
         return m;
     }

@@ -1,6 +1,7 @@
 package io.livemig.devices.ram;
 
 import io.livemig.guest.GuestMemory;
+import io.livemig.savevm.LoadContext;
 import io.livemig.savevm.MigrationEvents;
 import io.livemig.savevm.MigrationStats;
 import io.livemig.savevm.RateLimit;
@@ -54,12 +55,12 @@ public final class RamDevice implements SaveStateHandler {
     }
 
     @Override
-    public long pendingEstimate() {
+    public long pendingEstimate(long thresholdBytes) {
         return saver == null ? 0 : saver.pendingBytes();
     }
 
     @Override
-    public long pendingExact() {
+    public long pendingExact(long thresholdBytes) {
         if (saver == null) {
             return 0;
         }
@@ -73,7 +74,7 @@ public final class RamDevice implements SaveStateHandler {
     }
 
     @Override
-    public void loadSetup() {
+    public void loadSetup(LoadContext ctx) {
         loader = new RamLoader(memory);
     }
 

@@ -32,6 +32,17 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class RamDeviceTest {
 
     private static final int PAGE = 4096;
+    private static final io.livemig.savevm.LoadContext NO_ACK = new io.livemig.savevm.LoadContext() {
+        @Override
+        public boolean has(io.livemig.savevm.Capability c) {
+            return false;
+        }
+
+        @Override
+        public void approveSwitchover() {
+            throw new AssertionError("ram never approves switchover");
+        }
+    };
     private final List<AutoCloseable> closeables = new ArrayList<>();
 
     @AfterEach
@@ -88,7 +99,7 @@ class RamDeviceTest {
 
     private static void loadAll(RamDevice dev, byte[] stream) throws Exception {
         MigrationInput in = new MigrationInput(Channels.newChannel(new ByteArrayInputStream(stream)), 1 << 16);
-        dev.loadSetup();
+        dev.loadSetup(NO_ACK);
         dev.loadState(in, 4, SectionType.SECTION_START);
         while (true) {
             assertThat(in.getU8()).isEqualTo(0xAA);
@@ -177,7 +188,7 @@ class RamDeviceTest {
     private void assertLoadFails(String hex, int sectionType, String message) {
         GuestMemory dst = memory(16 * PAGE);
         RamDevice dev = device(dst);
-        dev.loadSetup();
+        dev.loadSetup(NO_ACK);
         MigrationInput in = new MigrationInput(Channels.newChannel(new ByteArrayInputStream(record(hex))), 1 << 16);
         assertThatThrownBy(() -> dev.loadState(in, 4, sectionType))
                 .isInstanceOf(java.io.IOException.class)
