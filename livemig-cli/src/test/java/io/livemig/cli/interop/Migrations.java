@@ -44,6 +44,15 @@ final class Migrations {
         return (String) qmp.executeForMap("query-status", Map.of()).get("status");
     }
 
+    /**
+     * Waits for a source's run state after {@code completed}: QEMU sets {@code postmigrate} after
+     * the status (migration_iteration_finish runs after migration_completion), and so does
+     * livemig, so an immediate {@code query-status} may still see the stopped state in between.
+     */
+    static void awaitRunState(QmpClient qmp, String who, String state, Duration timeout) throws TimeoutException {
+        Await.until(timeout, () -> state.equals(runState(qmp)), who + " query-status " + state);
+    }
+
     static void setCapability(QmpClient qmp, String capability, boolean state) {
         qmp.execute("migrate-set-capabilities",
                 Map.of("capabilities", java.util.List.of(Map.of("capability", capability, "state", state))));

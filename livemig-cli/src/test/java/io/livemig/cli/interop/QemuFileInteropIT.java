@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.stream.Collectors;
 
 import static io.livemig.cli.interop.Migrations.awaitCompleted;
+import static io.livemig.cli.interop.Migrations.awaitRunState;
 import static io.livemig.cli.interop.Migrations.runState;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -112,7 +113,7 @@ class QemuFileInteropIT {
             src.qmp().execute("migrate", Map.of("uri", "exec:cat > " + part + " && mv " + part + " " + stream));
             awaitCompleted(src.qmp(), "QEMU source", T, src::output);
             Await.until(T, () -> Files.exists(stream), "cat wrote " + stream);
-            assertThat(runState(src.qmp())).isEqualTo("postmigrate");
+            awaitRunState(src.qmp(), "source", "postmigrate", T);
         }
         return stream;
     }
@@ -122,7 +123,7 @@ class QemuFileInteropIT {
         try (VmProcess src = VmProcess.start(dir, livemigGuest(ram, "-S"))) {
             src.qmp().execute("migrate", Map.of("uri", "file:" + stream));
             awaitCompleted(src.qmp(), "livemig source", T, src::output);
-            assertThat(runState(src.qmp())).isEqualTo("postmigrate");
+            awaitRunState(src.qmp(), "source", "postmigrate", T);
         }
         return stream;
     }

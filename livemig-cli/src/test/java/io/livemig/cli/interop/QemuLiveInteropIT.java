@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 
 import static io.livemig.cli.interop.Migrations.awaitCompleted;
+import static io.livemig.cli.interop.Migrations.awaitRunState;
 import static io.livemig.cli.interop.Migrations.runState;
 import static io.livemig.cli.interop.Migrations.setCapability;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -75,7 +76,7 @@ class QemuLiveInteropIT {
             report("livemig -> QEMU", returnPath, srcInfo);
 
             assertThat(runState(dst.qmp())).isEqualTo("running");
-            assertThat(runState(src.qmp())).isEqualTo("postmigrate");
+            awaitRunState(src.qmp(), "source", "postmigrate", T);
             assertThat(Files.mismatch(srcRam, dstRam)).as("first differing byte of the RAM files").isEqualTo(-1);
 
             // the workload ran during the migration: some page was sent more than once
@@ -118,7 +119,7 @@ class QemuLiveInteropIT {
             report("QEMU -> livemig", returnPath, srcInfo);
 
             assertThat(runState(dst.qmp())).isEqualTo("running");
-            assertThat(runState(src.qmp())).isEqualTo("postmigrate");
+            awaitRunState(src.qmp(), "source", "postmigrate", T);
             assertThat(Files.mismatch(srcRam, dstRam)).as("first differing byte of the RAM files").isEqualTo(-1);
             assertThat(((Number) srcInfo.get("downtime")).longValue()).as("downtime, %s", srcInfo).isNotNegative();
             if (returnPath) {
