@@ -89,6 +89,13 @@ final class KeyValueOptions {
         return option;
     }
 
+    /** Removes and returns every key not taken yet, in order. */
+    Map<String, String> takeAll() {
+        Map<String, String> rest = new LinkedHashMap<>(values);
+        values.clear();
+        return rest;
+    }
+
     /** Removes and returns the value of {@code key}, or {@code null} when absent. */
     String take(String key) {
         return values.remove(key);

@@ -120,7 +120,13 @@ public final class Main implements Callable<Integer> {
     /** Builds the guest, serves QMP until {@code quit}, then releases everything. */
     static int runVm(VmCommandLine.Parsed parsed) throws UsageException, IOException, InterruptedException {
         CountDownLatch quit = new CountDownLatch(1);
-        VirtualMachine vm = VirtualMachine.start(parsed.config());
+        VirtualMachine vm;
+        try {
+            vm = VirtualMachine.start(parsed.config());
+        } catch (IllegalArgumentException e) {
+            // a device's own properties, a workload the guest cannot run, a file that cannot be mapped
+            throw new UsageException("livemig vm: " + e.getMessage());
+        }
         QmpServer server;
         try {
             server = QmpServer.start(vm, parsed.qmp(), version(), quit::countDown);

@@ -51,6 +51,13 @@ public final class VmCommandLine {
     private final List<QmpAddress> qmp = new ArrayList<>();
     private boolean startPaused;
     private Optional<String> incoming = Optional.empty();
+    private final List<VmConfig.DeviceSpec> devices = new ArrayList<>();
+    private final List<VmConfig.DriveSpec> drives = new ArrayList<>();
+    /** ids of devices and drives (one namespace, as QEMU's peripheral ids) */
+    private final Set<String> ids = new java.util.HashSet<>();
+
+    /** The {@code -device} models livemig has. */
+    public static final List<String> DEVICE_DRIVERS = List.of("vfio-sim");
 
     private VmCommandLine() {
     }
@@ -82,7 +89,8 @@ public final class VmCommandLine {
             case "-nodefaults", "-nographic" -> {
                 // accepted for QEMU compatibility: a livemig guest has no default devices or display
             }
-            case "-machine", "-M", "-m", "-name", "-uuid", "-display", "-object", "-qmp", "-incoming", "-workload" -> {
+            case "-machine", "-M", "-m", "-name", "-uuid", "-display", "-object", "-qmp", "-incoming", "-workload",
+                 "-device", "-drive" -> {
                 return false;
             }
             default -> throw new UsageException("livemig vm: " + opt + ": invalid option");
@@ -125,8 +133,42 @@ public final class VmCommandLine {
                 incoming = Optional.of(value);
             }
             case "-workload" -> workloadOptions.add(KeyValueOptions.parse(opt, value, null));
+            case "-device" -> device(KeyValueOptions.parse(opt, value, "driver"));
+            case "-drive" -> drive(KeyValueOptions.parse(opt, value, null));
             default -> throw new IllegalStateException(opt);
         }
+    }
+
+    /** {@code -device DRIVER,id=ID,…}: the driver's properties are the device's to check. */
+    private void device(KeyValueOptions kv) throws UsageException {
+        String driver = kv.require("driver");
+        if (!DEVICE_DRIVERS.contains(driver)) {
+            throw kv.error("'" + driver + "' is not a valid device model name (livemig has " + String.join(", ", DEVICE_DRIVERS) + ")");
+        }
+        String id = kv.require("id");
+        if (!ids.add(id)) {
+            throw kv.error("Duplicate ID '" + id + "' for device");
+        }
+        devices.add(new VmConfig.DeviceSpec(driver, id, kv.takeAll()));
+    }
+
+    /** {@code -drive file=PATH,format=raw,if=none,id=ID}. */
+    private void drive(KeyValueOptions kv) throws UsageException {
+        String file = kv.require("file");
+        String id = kv.require("id");
+        String format = kv.take("format");
+        if (format != null && !format.equals("raw")) {
+            throw kv.error("format '" + format + "' is not supported (only raw)");
+        }
+        String iface = kv.take("if");
+        if (iface != null && !iface.equals("none")) {
+            throw kv.error("if=" + iface + " is not supported (only if=none)");
+        }
+        kv.rejectUnknown();
+        if (!ids.add(id)) {
+            throw kv.error("Duplicate ID '" + id + "' for drive");
+        }
+        drives.add(new VmConfig.DriveSpec(id, Path.of(file)));
     }
 
     private void machine(KeyValueOptions kv) throws UsageException {
@@ -249,7 +291,7 @@ public final class VmCommandLine {
             workloads.add(workload(kv, all));
         }
         VmConfig config = new VmConfig(name, uuid, machine == null ? "none" : machine, mainRam, all, workloads,
-                startPaused, incoming);
+                startPaused, incoming, devices, drives);
         return new Parsed(config, qmp);
     }
 

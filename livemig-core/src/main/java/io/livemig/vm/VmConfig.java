@@ -30,11 +30,36 @@ public record VmConfig(
         List<MemoryBackend> backends,
         List<WorkloadSpec> workloads,
         boolean startPaused,
-        Optional<String> incoming) {
+        Optional<String> incoming,
+        List<DeviceSpec> devices,
+        List<DriveSpec> drives) {
 
     public VmConfig {
         backends = List.copyOf(backends);
         workloads = List.copyOf(workloads);
+        devices = List.copyOf(devices);
+        drives = List.copyOf(drives);
+    }
+
+    /** A guest without {@code -device} or {@code -drive}. */
+    public VmConfig(Optional<String> name, Optional<UUID> uuid, String machine, String memoryBackend,
+                    List<MemoryBackend> backends, List<WorkloadSpec> workloads, boolean startPaused,
+                    Optional<String> incoming) {
+        this(name, uuid, machine, memoryBackend, backends, workloads, startPaused, incoming, List.of(), List.of());
+    }
+
+    /**
+     * {@code -device DRIVER,id=ID,key=value,…}: the driver's own properties are checked by the
+     * device when the guest is built (an {@link IllegalArgumentException} naming the property).
+     */
+    public record DeviceSpec(String driver, String id, java.util.Map<String, String> props) {
+        public DeviceSpec {
+            props = java.util.Map.copyOf(props);
+        }
+    }
+
+    /** {@code -drive file=PATH,format=raw,if=none,id=ID}: a raw disk image. */
+    public record DriveSpec(String id, Path file) {
     }
 
     /** {@code -object memory-backend-ram|memory-backend-file}. */
