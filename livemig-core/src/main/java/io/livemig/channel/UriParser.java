@@ -102,7 +102,7 @@ final class UriParser {
             String option = rest.substring(comma + 1);
             if (option.startsWith("offset=")) {
                 throw new IllegalArgumentException("file option '" + option + "' is not supported in '" + uri
-                        + "' (mapped-ram offsets are not implemented)");
+                        + "' (livemig has no mapped-ram offsets)");
             }
             if (FILE_OPTION.matcher(option).matches()) {
                 throw new IllegalArgumentException("unknown file option '" + option + "' in '" + uri + "'");

@@ -69,7 +69,7 @@ class MigrationUriTest {
                 arguments("unix:", "unix socket path is empty in 'unix:'"),
                 arguments("file:", "file path is empty in 'file:'"),
                 arguments("file:/x,offset=4096",
-                        "file option 'offset=4096' is not supported in 'file:/x,offset=4096' (mapped-ram offsets are not implemented)"),
+                        "file option 'offset=4096' is not supported in 'file:/x,offset=4096' (livemig has no mapped-ram offsets)"),
                 arguments("file:/x,foo=1", "unknown file option 'foo=1' in 'file:/x,foo=1'"),
                 arguments("exec:", "exec command is empty in 'exec:'"),
                 arguments("exec:   ", "exec command is empty in 'exec:   '"));
