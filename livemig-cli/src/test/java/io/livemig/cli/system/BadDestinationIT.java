@@ -85,6 +85,18 @@ class BadDestinationIT {
     }
 
     @Test
+    void missingUnixSocketFailsNamingThePath() throws Exception {
+        Path missing = dir.resolve("nobody-listens.sock");
+        try (VmProcess src = VmProcess.start(dir, guest(dir.resolve("src.ram"), SIZE_MIB))) {
+            src.qmp().execute("migrate", Map.of("uri", "unix:" + missing));
+            Map<String, Object> failed = awaitStatus(src.qmp(), FINISHED, T);
+            assertThat(failed.get("status")).as("%s; log:\n%s", failed, src.output()).isEqualTo("failed");
+            assertThat((String) failed.get("error-desc")).as("error-desc").contains(missing.toString());
+            assertThat(runState(src.qmp())).isEqualTo("running");
+        }
+    }
+
+    @Test
     void unknownSchemeIsAQmpError() throws Exception {
         try (VmProcess src = VmProcess.start(dir, guest(dir.resolve("src.ram"), SIZE_MIB))) {
             assertThatThrownBy(() -> src.qmp().execute("migrate", Map.of("uri", "foo:bar")))
