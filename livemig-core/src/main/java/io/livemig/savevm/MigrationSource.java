@@ -132,6 +132,10 @@ public final class MigrationSource implements Runnable {
         }
         Thread t = thread;
         if (t != null) {
+            if (from == MigrationStatus.SETUP && ch == null) {
+                // still connecting: an interrupt aborts the blocking connect (the channel closes)
+                t.interrupt();
+            }
             LockSupport.unpark(t);
         }
     }

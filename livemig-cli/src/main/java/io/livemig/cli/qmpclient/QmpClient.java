@@ -49,8 +49,10 @@ public final class QmpClient implements AutoCloseable {
     private final OutputStream out;
     private final JsonNode greeting;
     private final BlockingQueue<JsonNode> replies = new LinkedBlockingQueue<>();
-    private final BlockingQueue<JsonNode> events = new LinkedBlockingQueue<>();
+    /** every event, in order; also the lock and condition for {@link #unclaimed} */
     private final List<JsonNode> seenEvents = new ArrayList<>();
+    /** events no await has returned yet */
+    private final java.util.LinkedList<JsonNode> unclaimed = new java.util.LinkedList<>();
     private final AtomicLong ids = new AtomicLong();
 
     private QmpClient(SocketChannel channel, Duration timeout) throws IOException, TimeoutException {
@@ -105,8 +107,9 @@ public final class QmpClient implements AutoCloseable {
                 if (msg.has("event")) {
                     synchronized (seenEvents) {
                         seenEvents.add(msg);
+                        unclaimed.add(msg);
+                        seenEvents.notifyAll();
                     }
-                    events.add(msg);
                 } else {
                     replies.add(msg);
                 }
@@ -210,7 +213,8 @@ public final class QmpClient implements AutoCloseable {
     }
 
     /**
-     * Waits for the next event named {@code name}, skipping (and dropping) other events.
+     * Waits for the next event named {@code name} that no earlier await returned. Other events stay
+     * available to later awaits, so waiting for {@code MIGRATION} does not lose a {@code STOP}.
      *
      * @return the whole event message ({@code event}, {@code data}, {@code timestamp})
      */
@@ -220,20 +224,25 @@ public final class QmpClient implements AutoCloseable {
 
     public JsonNode awaitEvent(Predicate<JsonNode> match, String what, Duration timeout) throws TimeoutException {
         long deadline = System.nanoTime() + timeout.toNanos();
-        while (true) {
-            long left = deadline - System.nanoTime();
-            JsonNode e;
-            try {
-                e = left <= 0 ? null : events.poll(left, TimeUnit.NANOSECONDS);
-            } catch (InterruptedException ie) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(ie);
-            }
-            if (e == null) {
-                throw new TimeoutException("no event " + what + " within " + timeout + "; seen: " + seenEvents());
-            }
-            if (match.test(e)) {
-                return e;
+        synchronized (seenEvents) {
+            while (true) {
+                for (java.util.Iterator<JsonNode> it = unclaimed.iterator(); it.hasNext(); ) {
+                    JsonNode e = it.next();
+                    if (match.test(e)) {
+                        it.remove();
+                        return e;
+                    }
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new TimeoutException("no event " + what + " within " + timeout + "; seen: " + seenEvents);
+                }
+                try {
+                    TimeUnit.NANOSECONDS.timedWait(seenEvents, left);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException(ie);
+                }
             }
         }
     }

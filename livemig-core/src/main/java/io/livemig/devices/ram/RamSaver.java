@@ -94,8 +94,15 @@ final class RamSaver {
                 done = true;
                 break;
             }
-            if ((++i & 63) == 0 && System.nanoTime() - start > MAX_WAIT_NANOS) {
-                break;
+            if ((++i & 63) == 0) {
+                // every 64 pages: publish the counters (query-migrate sees progress within a
+                // pass, as QEMU's per-page counters) and honour MAX_WAIT
+                long now = out.transferred();
+                publish(now - before, guestRunning);
+                before = now;
+                if (System.nanoTime() - start > MAX_WAIT_NANOS) {
+                    break;
+                }
             }
         }
         out.putBe64(RamRecordDescriptor.FLAG_EOS);
