@@ -2,6 +2,7 @@ package io.livemig.cli.demo;
 
 import io.livemig.cli.Sizes;
 import io.livemig.cli.qmpclient.QmpErrorException;
+import io.livemig.cli.qmpclient.QmpProcess;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -116,17 +117,18 @@ public final class DemoCommand implements Callable<Integer> {
                     + (pattern.equals("hotset") ? ",hotset-size=" + hotsetSize : "");
             srcArgs.addAll(List.of("-workload", w));
         }
-        try (GuestProcess dst = GuestProcess.start("destination", dir, dstArgs);
-             GuestProcess src = GuestProcess.start("source", dir, srcArgs)) {
+        try (QmpProcess dst = GuestProcess.start("destination", dir, dstArgs);
+             QmpProcess src = GuestProcess.start("source", dir, srcArgs)) {
             try {
                 return migrate(out, src, dst, guest, bandwidth, srcRam, dstRam);
             } catch (QmpErrorException | IllegalStateException e) {
-                throw new DemoException(e.getMessage() + "\nsource log:\n" + src.logTail() + "\ndestination log:\n" + dst.logTail());
+                throw new DemoException(e.getMessage() + "\nsource log:\n" + src.outputTail(20)
+                        + "\ndestination log:\n" + dst.outputTail(20));
             }
         }
     }
 
-    private int migrate(PrintWriter out, GuestProcess src, GuestProcess dst, long guest, long bandwidth,
+    private int migrate(PrintWriter out, QmpProcess src, QmpProcess dst, long guest, long bandwidth,
                         Path srcRam, Path dstRam) throws IOException, DemoException {
         src.qmp().execute("migrate-set-capabilities", Map.of("capabilities", List.of(
                 Map.of("capability", "events", "state", true),
@@ -175,7 +177,7 @@ public final class DemoCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static void awaitDestination(GuestProcess dst, long deadline) throws DemoException {
+    private static void awaitDestination(QmpProcess dst, long deadline) throws DemoException {
         while (true) {
             Object st = dst.qmp().executeForMap("query-migrate", Map.of()).get("status");
             if ("completed".equals(st)) {

@@ -1,14 +1,12 @@
 package io.livemig.cli.testing;
 
 import io.livemig.cli.qmpclient.QmpClient;
+import io.livemig.cli.qmpclient.QmpProcess;
 
 import java.io.File;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,8 +14,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -40,22 +36,18 @@ public final class QemuProcess implements AutoCloseable {
 
     public static final String BINARY = "qemu-system-x86_64";
     public static final Duration START_TIMEOUT = Duration.ofSeconds(30);
-    public static final Duration EXIT_TIMEOUT = Duration.ofSeconds(15);
+    public static final Duration EXIT_TIMEOUT = QmpProcess.EXIT_TIMEOUT;
     /** The RAM block's id (memory backend id), identical on both sides. */
     public static final String RAM_ID = "mem0";
 
     private static final int BIND_ATTEMPTS = 5;
     private static final AtomicInteger SEQ = new AtomicInteger();
 
-    private final Process process;
-    private final Path log;
-    private final QmpClient qmp;
+    private final QmpProcess child;
     private final int incomingPort;
 
-    private QemuProcess(Process process, Path log, QmpClient qmp, int incomingPort) {
-        this.process = process;
-        this.log = log;
-        this.qmp = qmp;
+    private QemuProcess(QmpProcess child, int incomingPort) {
+        this.child = child;
         this.incomingPort = incomingPort;
     }
 
@@ -132,64 +124,12 @@ public final class QemuProcess implements AutoCloseable {
         cmd.addAll(List.of("-nodefaults", "-display", "none", "-qmp", "unix:" + sock + ",server=on,wait=off"));
         cmd.addAll(extra);
         Files.writeString(log, String.join(" ", cmd) + "\n", StandardCharsets.UTF_8);
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
-        try {
-            QmpClient qmp = awaitQmp(p, sock, log, START_TIMEOUT);
-            qmp.execute("qmp_capabilities");
-            return new QemuProcess(p, log, qmp, port);
-        } catch (IOException | TimeoutException | RuntimeException e) {
-            p.destroyForcibly();
-            try {
-                p.waitFor(EXIT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-            } catch (InterruptedException ie) {
-                Thread.currentThread().interrupt();
-            }
-            if (e instanceof IOException && !read(log).isEmpty()) {
-                // QEMU may have exited after accepting the QMP connection (e.g. a failed -incoming bind)
-                throw new IOException(e.getMessage() + "\n" + BINARY + " log:\n" + read(log), e);
-            }
-            throw e;
-        }
-    }
-
-    private static QmpClient awaitQmp(Process p, Path sock, Path log, Duration timeout)
-            throws IOException, TimeoutException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (System.nanoTime() < deadline) {
-            if (!p.isAlive()) {
-                throw new IOException(BINARY + " exited with " + p.exitValue() + " before QMP answered:\n" + read(log));
-            }
-            if (Files.exists(sock) && canConnect(sock)) {
-                return QmpClient.connectUnix(sock, Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
-            }
-            try {
-                // bounded wait that ends early if QEMU dies
-                p.onExit().get(20, TimeUnit.MILLISECONDS);
-            } catch (TimeoutException e) {
-                // still running: poll again
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException(e);
-            } catch (ExecutionException e) {
-                throw new IOException(e);
-            }
-        }
-        throw new TimeoutException(BINARY + " did not answer on " + sock + " within " + timeout + ":\n" + read(log));
-    }
-
-    private static boolean canConnect(Path sock) {
-        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-            ch.connect(UnixDomainSocketAddress.of(sock));
-            return true;
-        } catch (IOException e) {
-            return false;
-        }
+        return new QemuProcess(QmpProcess.start(BINARY, cmd, sock, log, START_TIMEOUT), port);
     }
 
     /** The negotiated QMP client. */
     public QmpClient qmp() {
-        return qmp;
+        return child.qmp();
     }
 
     /** The port of {@code -incoming tcp:127.0.0.1:PORT} ({@link #startIncomingTcp}), else -1. */
@@ -198,46 +138,21 @@ public final class QemuProcess implements AutoCloseable {
     }
 
     public Process process() {
-        return process;
+        return child.process();
     }
 
     public Path logFile() {
-        return log;
+        return child.log();
     }
 
     /** Everything QEMU printed so far (the first line is its command line). */
     public String output() {
-        return read(log);
+        return child.output();
     }
 
     /** Sends {@code quit} if QEMU is alive, waits for it to exit, kills it otherwise. */
     @Override
     public void close() throws IOException {
-        try {
-            if (process.isAlive()) {
-                try {
-                    qmp.execute("quit");
-                } catch (RuntimeException e) {
-                    // already quitting or the connection is gone: wait or kill below
-                }
-            }
-            if (!process.waitFor(EXIT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
-                process.destroyForcibly();
-                process.waitFor(EXIT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-            }
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
-        } finally {
-            qmp.close();
-        }
-    }
-
-    private static String read(Path log) {
-        try {
-            return Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";
-        } catch (IOException e) {
-            return "(cannot read " + log + ": " + e + ")";
-        }
+        child.close();
     }
 }

@@ -1,13 +1,9 @@
 package io.livemig.cli.testing;
 
 import io.livemig.cli.qmpclient.QmpClient;
-import io.livemig.cli.qmpclient.QmpErrorException;
+import io.livemig.cli.qmpclient.QmpProcess;
 
 import java.io.IOException;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -31,20 +27,14 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class VmProcess implements AutoCloseable {
 
     public static final Duration START_TIMEOUT = Duration.ofSeconds(30);
-    public static final Duration EXIT_TIMEOUT = Duration.ofSeconds(15);
+    public static final Duration EXIT_TIMEOUT = QmpProcess.EXIT_TIMEOUT;
 
     private static final AtomicInteger SEQ = new AtomicInteger();
 
-    private final Process process;
-    private final Path qmpSocket;
-    private final Path log;
-    private final QmpClient qmp;
+    private final QmpProcess child;
 
-    private VmProcess(Process process, Path qmpSocket, Path log, QmpClient qmp) {
-        this.process = process;
-        this.qmpSocket = qmpSocket;
-        this.log = log;
-        this.qmp = qmp;
+    private VmProcess(QmpProcess child) {
+        this.child = child;
     }
 
     /** The shaded jar, from system property {@code livemig.jar} (set by failsafe). */
@@ -82,50 +72,7 @@ public final class VmProcess implements AutoCloseable {
         args.add("vm");
         args.addAll(Arrays.asList(vmArgs));
         args.addAll(List.of("-qmp", "unix:" + sock + ",server=on,wait=off"));
-        Process p = new ProcessBuilder(command(args)).redirectErrorStream(true)
-                .redirectOutput(log.toFile()).start();
-        try {
-            QmpClient qmp = awaitQmp(p, sock, log, START_TIMEOUT);
-            qmp.execute("qmp_capabilities");
-            return new VmProcess(p, sock, log, qmp);
-        } catch (IOException | TimeoutException | RuntimeException e) {
-            p.destroyForcibly();
-            throw e;
-        }
-    }
-
-    private static QmpClient awaitQmp(Process p, Path sock, Path log, Duration timeout)
-            throws IOException, TimeoutException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (System.nanoTime() < deadline) {
-            if (!p.isAlive()) {
-                throw new IOException("livemig vm exited with " + p.exitValue() + " before QMP answered:\n" + read(log));
-            }
-            if (Files.exists(sock) && canConnect(sock)) {
-                return QmpClient.connectUnix(sock, Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
-            }
-            // wait for the process to make progress, bounded: onExit completes early if it dies
-            try {
-                p.onExit().get(20, TimeUnit.MILLISECONDS);
-            } catch (java.util.concurrent.TimeoutException e) {
-                // still running: poll again
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException(e);
-            } catch (java.util.concurrent.ExecutionException e) {
-                throw new IOException(e);
-            }
-        }
-        throw new TimeoutException("livemig vm did not answer on " + sock + " within " + timeout + ":\n" + read(log));
-    }
-
-    private static boolean canConnect(Path sock) {
-        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-            ch.connect(UnixDomainSocketAddress.of(sock));
-            return true;
-        } catch (IOException e) {
-            return false;
-        }
+        return new VmProcess(QmpProcess.start("livemig vm", command(args), sock, log, START_TIMEOUT));
     }
 
     /** Result of a {@code livemig} run that is expected to end by itself. */
@@ -141,79 +88,51 @@ public final class VmProcess implements AutoCloseable {
             if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 p.destroyForcibly();
                 throw new TimeoutException("livemig " + String.join(" ", livemigArgs) + " still running after "
-                        + timeout + ":\n" + read(log));
+                        + timeout + ":\n" + QmpProcess.read(log));
             }
         } catch (InterruptedException e) {
             p.destroyForcibly();
             Thread.currentThread().interrupt();
             throw new IOException(e);
         }
-        return new Exit(p.exitValue(), read(log));
+        return new Exit(p.exitValue(), QmpProcess.read(log));
     }
 
     /** The negotiated QMP client opened by {@link #start}. */
     public QmpClient qmp() {
-        return qmp;
+        return child.qmp();
     }
 
     /** Opens another client (greeting read, not negotiated). */
     public QmpClient connectQmp() throws IOException, TimeoutException {
-        return QmpClient.connectUnix(qmpSocket, QmpClient.REPLY_TIMEOUT);
+        return QmpClient.connectUnix(child.socket(), QmpClient.REPLY_TIMEOUT);
     }
 
     public Path qmpSocket() {
-        return qmpSocket;
+        return child.socket();
     }
 
     public Process process() {
-        return process;
+        return child.process();
     }
 
     public Path logFile() {
-        return log;
+        return child.log();
     }
 
     /** Everything the process printed so far. */
     public String output() {
-        return read(log);
+        return child.output();
     }
 
     /** Waits for the process to exit by itself; returns its status. */
     public int awaitExit(Duration timeout) throws TimeoutException, InterruptedException {
-        if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-            throw new TimeoutException("livemig vm still running after " + timeout + ":\n" + output());
-        }
-        return process.exitValue();
+        return child.awaitExit(timeout);
     }
 
     /** Sends {@code quit} if the process is alive, waits for it to exit, destroys it otherwise. */
     @Override
     public void close() throws IOException {
-        try {
-            if (process.isAlive()) {
-                try {
-                    qmp.execute("quit");
-                } catch (RuntimeException e) {
-                    // already quitting or the connection is gone: wait or destroy below
-                }
-            }
-            if (!process.waitFor(EXIT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
-                process.destroyForcibly();
-                process.waitFor(EXIT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-            }
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
-        } finally {
-            qmp.close();
-        }
-    }
-
-    private static String read(Path log) {
-        try {
-            return Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";
-        } catch (IOException e) {
-            return "(cannot read " + log + ": " + e + ")";
-        }
+        child.close();
     }
 }
