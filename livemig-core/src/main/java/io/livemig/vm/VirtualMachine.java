@@ -4,6 +4,9 @@ import io.livemig.channel.MigrationUri;
 import io.livemig.devices.machine.CpuTimers;
 import io.livemig.devices.ram.RamDevice;
 import io.livemig.devices.ram.RamRecordDescriptor;
+import io.livemig.devices.vfio.VfioSimDevice;
+import io.livemig.devices.vfio.VfioSimProperties;
+import io.livemig.devices.vfio.VfioStreamDescriptor;
 import io.livemig.guest.GuestMemory;
 import io.livemig.guest.RamBlock;
 import io.livemig.guest.RunState;
@@ -62,6 +65,8 @@ public final class VirtualMachine implements AutoCloseable {
     private final MigrationStateMachine incomingState;
     private final List<Workload> workloads = new ArrayList<>();
     private final MigrationEvents migrationEvents;
+    /** {@code -device} models by qdev id, in command-line order (QEMU's /machine/peripheral). */
+    private final Map<String, VfioSimDevice> peripherals = new LinkedHashMap<>();
 
     private volatile boolean autostart;
     private volatile MigrationSource source;
@@ -118,6 +123,7 @@ public final class VirtualMachine implements AutoCloseable {
         }
         VirtualMachine vm = new VirtualMachine(config, memory);
         try {
+            vm.realizeDevices();
             for (WorkloadSpec w : config.workloads()) {
                 RamBlock block = memory.find(w.target());
                 if (block == null) {
@@ -135,6 +141,40 @@ public final class VirtualMachine implements AutoCloseable {
         }
         return vm;
     }
+
+    /**
+     * Registers each {@code -device} after the machine's own states, in command-line order: QEMU
+     * registers VFIO's handlers at device realize, after timer, ram and globalstate.
+     */
+    private void realizeDevices() {
+        for (VmConfig.DeviceSpec d : config.devices()) {
+            if (!VfioSimProperties.DRIVER.equals(d.driver())) {
+                throw new IllegalArgumentException("'" + d.driver() + "' is not a valid device model name");
+            }
+            VfioSimDevice dev = new VfioSimDevice(d.id(), VfioSimProperties.parse(d.id(), d.props()), timers::guestNanos,
+                    () -> caps.has(Capability.SWITCHOVER_ACK));
+            registry.register(VfioStreamDescriptor.idstr(d.id()), 0, VfioStreamDescriptor.VERSION,
+                    io.livemig.savevm.SaveStateEntry.PRIORITY_DEFAULT, dev);
+            peripherals.put(d.id(), dev);
+        }
+    }
+
+    /**
+     * QMP {@code qom-get}: a property of a {@code -device}, by its id or {@code /machine/peripheral/ID}.
+     * Errors are QEMU 7.2's: {@code DeviceNotFound "Device 'X' not found"} and
+     * {@code GenericError "Property 'vfio-sim.foo' not found"}.
+     */
+    public Object qomGet(String path, String property) throws VmCommandException {
+        String id = path.startsWith(PERIPHERAL) ? path.substring(PERIPHERAL.length()) : path;
+        VfioSimDevice dev = id.contains("/") ? null : peripherals.get(id);
+        if (dev == null) {
+            throw new VmCommandException(VmCommandException.DEVICE_NOT_FOUND, "Device '" + path + "' not found");
+        }
+        return dev.qomProperty(property).orElseThrow(() -> VmCommandException.generic(
+                "Property '" + VfioSimProperties.DRIVER + "." + property + "' not found"));
+    }
+
+    private static final String PERIPHERAL = "/machine/peripheral/";
 
     public VmConfig config() {
         return config;

@@ -14,6 +14,8 @@ public final class VmCommandException extends Exception {
 
     /** QEMU's catch-all error class. */
     public static final String GENERIC_ERROR = "GenericError";
+    /** QEMU's class for a QOM path or device id that names nothing. */
+    public static final String DEVICE_NOT_FOUND = "DeviceNotFound";
 
     private final String errorClass;
 

@@ -136,6 +136,8 @@ final class QmpDispatcher {
             vm.setMigrateCapabilities(caps);
             return Map.of();
         }));
+        commands.put("qom-get", new Command(QmpArgs.of(required("path", STRING), required("property", STRING)),
+                (a, s) -> vm.qomGet(a.get("path").asString(), a.get("property").asString())));
         commands.put("query-migrate-capabilities", new Command(QmpArgs.NONE, (a, s) -> vm.queryMigrateCapabilities()));
     }
 
