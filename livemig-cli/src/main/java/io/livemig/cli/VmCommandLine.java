@@ -288,17 +288,24 @@ public final class VmCommandLine {
         }
         List<WorkloadSpec> workloads = new ArrayList<>();
         for (KeyValueOptions kv : workloadOptions) {
-            workloads.add(workload(kv, all));
+            workloads.add(workload(kv, all, drives));
         }
         VmConfig config = new VmConfig(name, uuid, machine == null ? "none" : machine, mainRam, all, workloads,
                 startPaused, incoming, devices, drives);
         return new Parsed(config, qmp);
     }
 
-    private static WorkloadSpec workload(KeyValueOptions kv, List<MemoryBackend> backends) throws UsageException {
+    /**
+     * {@code -workload target=ID,…}: the target is a memory backend or a drive. A drive's size is
+     * its image file's, known only when the guest is built, so its hotset-size is checked then.
+     */
+    private static WorkloadSpec workload(KeyValueOptions kv, List<MemoryBackend> backends,
+                                         List<VmConfig.DriveSpec> drives) throws UsageException {
         String target = kv.require("target");
-        MemoryBackend block = backends.stream().filter(b -> b.id().equals(target)).findFirst()
-                .orElseThrow(() -> kv.error("target '" + target + "' is not a memory backend"));
+        MemoryBackend block = backends.stream().filter(b -> b.id().equals(target)).findFirst().orElse(null);
+        if (block == null && drives.stream().noneMatch(d -> d.id().equals(target))) {
+            throw kv.error("target '" + target + "' is not a memory backend or a drive");
+        }
         String rateText = kv.take("dirty-rate");
         long rate = WorkloadSpec.UNTHROTTLED;
         if (rateText != null && !rateText.equals("max")) {
@@ -322,9 +329,9 @@ public final class VmCommandLine {
                 throw kv.error("hotset-size applies only to pattern=hotset");
             }
             hotset = Sizes.parse(hotsetText, 1);
-            if (hotset <= 0 || hotset > block.size()) {
-                throw kv.error("invalid hotset-size '" + hotsetText + "' (1.." + Sizes.format(block.size())
-                        + ", the size of " + target + ")");
+            if (hotset <= 0 || (block != null && hotset > block.size())) {
+                throw kv.error("invalid hotset-size '" + hotsetText + "' (1.."
+                        + (block == null ? "the drive's size" : Sizes.format(block.size())) + ", the size of " + target + ")");
             }
         } else if (pattern == WorkloadSpec.Pattern.HOTSET) {
             throw kv.error("pattern=hotset needs hotset-size=SIZE");

@@ -43,6 +43,18 @@ class VmCommandLineTest {
     }
 
     @Test
+    void workloadMayTargetADrive() throws Exception {
+        VmConfig c = parse("-m 64M -drive file=/tmp/d.img,format=raw,if=none,id=disk0"
+                + " -workload target=disk0,dirty-rate=8M,pattern=hotset,hotset-size=4M").config();
+        assertThat(c.drives()).containsExactly(new VmConfig.DriveSpec("disk0", java.nio.file.Path.of("/tmp/d.img")));
+        assertThat(c.workloads()).singleElement().satisfies(w -> {
+            assertThat(w.target()).isEqualTo("disk0");
+            assertThat(w.dirtyRate()).isEqualTo(8L << 20);
+            assertThat(w.hotsetSize()).isEqualTo(4L << 20);
+        });
+    }
+
+    @Test
     void bareMemoryCreatesTheImplicitRamBlockLikeQemu() throws Exception {
         VmConfig c = parse("-M none -m 128").config();
         assertThat(c.memoryBackend()).isEqualTo("ram");
@@ -117,7 +129,7 @@ class VmCommandLineTest {
             "-qmp unix:/tmp/x.sock,server=on | livemig vm: -qmp: wait=on is not supported",
             "-qmp tcp:localhost:99999,server=on,wait=off | livemig vm: -qmp: invalid port '99999'",
             "-incoming foo:bar | livemig vm: -incoming: unknown migration protocol: foo:bar",
-            "-m 64M -workload target=nope | livemig vm: -workload: target 'nope' is not a memory backend",
+            "-m 64M -workload target=nope | livemig vm: -workload: target 'nope' is not a memory backend or a drive",
             "-m 64M -workload target=ram,dirty-rate=fast | livemig vm: -workload: invalid dirty-rate 'fast'",
             "-m 64M -workload target=ram,pattern=zigzag | livemig vm: -workload: pattern must be random",
             "-m 64M -workload target=ram,pattern=hotset | livemig vm: -workload: pattern=hotset needs hotset-size",

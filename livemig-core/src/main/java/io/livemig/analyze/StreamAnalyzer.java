@@ -1,5 +1,6 @@
 package io.livemig.analyze;
 
+import io.livemig.devices.block.BlockRecordDescriptor;
 import io.livemig.devices.ram.RamRecordDescriptor;
 import io.livemig.guest.PageSize;
 import io.livemig.stream.CommandDescriptor;
@@ -38,7 +39,11 @@ import java.util.Map;
  */
 public final class StreamAnalyzer {
 
-    /** One top-level record of the stream. */
+    /**
+     * One top-level record of the stream; {@code ramCounts} holds the record counts of a
+     * {@code ram} section (blocks, zero, normal) or of a {@code block} section (chunks,
+     * zero-chunks, progress).
+     */
     public record Record(String type, int sectionId, String idstr, int instanceId, int versionId,
                          long offset, long length, Map<String, Long> ramCounts, String payloadHex) {
 
@@ -116,6 +121,8 @@ public final class StreamAnalyzer {
         String payload = "";
         if (h.idstr().equals(RamRecordDescriptor.IDSTR)) {
             counts = ram(in);
+        } else if (h.idstr().equals(BlockRecordDescriptor.IDSTR)) {
+            counts = block(in);
         } else if (type == SectionType.SECTION_FULL) {
             Integer size = fullSizes.get(h.idstr() + "/" + h.instanceId());
             if (size == null) {
@@ -169,6 +176,35 @@ public final class StreamAnalyzer {
                 throw new StreamException(String.format("ram record flags 0x%x not understood", flags));
             }
         }
+    }
+
+    /** Counts a block section's records until EOS: DEVICE_BLOCK chunks (ZERO_BLOCK ones apart) and PROGRESS. */
+    private static Map<String, Long> block(MigrationInput in) throws IOException {
+        long chunks = 0;
+        long zero = 0;
+        long progress = 0;
+        int flags;
+        do {
+            flags = BlockRecordDescriptor.flagsOf(in.getBe64());
+            if ((flags & BlockRecordDescriptor.FLAG_DEVICE_BLOCK) != 0) {
+                in.getStr8();
+                if ((flags & BlockRecordDescriptor.FLAG_ZERO_BLOCK) != 0) {
+                    zero++;
+                } else {
+                    in.skip(BlockRecordDescriptor.BLOCK_SIZE);
+                    chunks++;
+                }
+            } else if ((flags & BlockRecordDescriptor.FLAG_PROGRESS) != 0) {
+                progress++;
+            } else if ((flags & BlockRecordDescriptor.FLAG_EOS) == 0) {
+                throw new StreamException(String.format("block record flags 0x%x not understood", flags));
+            }
+        } while ((flags & BlockRecordDescriptor.FLAG_EOS) == 0);
+        Map<String, Long> m = new LinkedHashMap<>();
+        m.put("chunks", chunks);
+        m.put("zero-chunks", zero);
+        m.put("progress", progress);
+        return m;
     }
 
     /** The vmdesc JSON at the end of the file, as analyze-migration.py finds it, or "" when absent. */

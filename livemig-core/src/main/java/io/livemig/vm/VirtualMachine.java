@@ -1,6 +1,9 @@
 package io.livemig.vm;
 
 import io.livemig.channel.MigrationUri;
+import io.livemig.devices.block.BlockDevice;
+import io.livemig.devices.block.BlockRecordDescriptor;
+import io.livemig.devices.block.DriveImage;
 import io.livemig.devices.machine.CpuTimers;
 import io.livemig.devices.ram.RamDevice;
 import io.livemig.devices.ram.RamRecordDescriptor;
@@ -40,8 +43,12 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * move it. The QMP server and the CLI drive a guest only through this class.
  *
  * <p>Machine {@code none} registers, like QEMU 7.2: {@code timer} (section 0), a reserved id
- * (QEMU's {@code dirty-bitmap}), {@code ram} (2), a reserved id (QEMU's {@code block}),
- * {@code globalstate} (4) — so its stream has QEMU's section set, order and ids.
+ * (QEMU's {@code dirty-bitmap}), {@code ram} (2), {@code block} (3, active only with the
+ * {@code block} capability), {@code globalstate} (4) — so its stream has QEMU's section set,
+ * order and ids.
+ *
+ * <p>Each {@code -drive} is a {@link DriveImage}: a mapped file that is not guest RAM (the
+ * {@code ram} section never sends it) and that workloads may target by its id.
  *
  * <p>Threading: command methods are synchronized on this object and never block on a migration
  * in flight (the migration runs on its own thread). Events are delivered on the thread that
@@ -54,6 +61,7 @@ public final class VirtualMachine implements AutoCloseable {
     private final VmConfig config;
     private final List<VmEventListener> listeners = new CopyOnWriteArrayList<>();
     private final GuestMemory memory;
+    private final List<DriveImage> drives;
     private final RunStateGate gate;
     private final HandlerRegistry registry = new HandlerRegistry();
     private final GlobalState globalState = new GlobalState();
@@ -73,9 +81,10 @@ public final class VirtualMachine implements AutoCloseable {
     private volatile MigrationIncoming incoming;
     private volatile boolean closed;
 
-    private VirtualMachine(VmConfig config, GuestMemory memory) {
+    private VirtualMachine(VmConfig config, GuestMemory memory, List<DriveImage> drives) {
         this.config = config;
         this.memory = memory;
+        this.drives = List.copyOf(drives);
         this.autostart = !config.startPaused();
         RunState initial = config.incoming().isPresent() ? RunState.INMIGRATE
                 : config.startPaused() ? RunState.PRELAUNCH : RunState.RUNNING;
@@ -94,7 +103,8 @@ public final class VirtualMachine implements AutoCloseable {
         registry.reserveSectionId();
         registry.register(RamRecordDescriptor.IDSTR, RamRecordDescriptor.VERSION,
                 new RamDevice(memory, stats, migrationEvents, () -> gate.state().isRunning()));
-        registry.reserveSectionId();
+        registry.register(BlockRecordDescriptor.IDSTR, BlockRecordDescriptor.INSTANCE_ID, BlockRecordDescriptor.VERSION,
+                io.livemig.savevm.SaveStateEntry.PRIORITY_DEFAULT, new BlockDevice(this.drives, caps));
         registry.register(GlobalState.IDSTR, GlobalState.VERSION, globalState);
     }
 
@@ -121,13 +131,28 @@ public final class VirtualMachine implements AutoCloseable {
             memory.close();
             throw e;
         }
-        VirtualMachine vm = new VirtualMachine(config, memory);
+        List<DriveImage> drives = new ArrayList<>();
+        try {
+            for (VmConfig.DriveSpec d : config.drives()) {
+                drives.add(DriveImage.open(d.id(), d.file()));
+            }
+        } catch (IOException | RuntimeException e) {
+            drives.forEach(DriveImage::close);
+            memory.close();
+            throw e;
+        }
+        VirtualMachine vm = new VirtualMachine(config, memory, drives);
         try {
             vm.realizeDevices();
             for (WorkloadSpec w : config.workloads()) {
                 RamBlock block = memory.find(w.target());
                 if (block == null) {
-                    throw new IllegalArgumentException("-workload target '" + w.target() + "' names no memory backend");
+                    block = drives.stream().filter(d -> d.id().equals(w.target())).map(DriveImage::block)
+                            .findFirst().orElse(null);
+                }
+                if (block == null) {
+                    throw new IllegalArgumentException("-workload target '" + w.target()
+                            + "' names no memory backend or drive");
                 }
                 vm.workloads.add(Workload.start(w, block, vm.gate));
             }
@@ -182,6 +207,11 @@ public final class VirtualMachine implements AutoCloseable {
 
     public GuestMemory memory() {
         return memory;
+    }
+
+    /** The {@code -drive} images, in command-line order. */
+    public List<DriveImage> drives() {
+        return drives;
     }
 
     /** {@code query-status}. */
@@ -482,6 +512,7 @@ public final class VirtualMachine implements AutoCloseable {
             w.close();
         }
         memory.close();
+        drives.forEach(DriveImage::close);
     }
 
     private interface Joiner {
