@@ -63,7 +63,8 @@ class RamDeviceTest {
 
     private static RamDevice device(GuestMemory m) {
         MigrationEvents none = pass -> { };
-        return new RamDevice(m, new MigrationStats(), none, () -> true);
+        return new RamDevice(m, new MigrationStats(), none, () -> true,
+                new io.livemig.savevm.MigrationCapabilities(), new io.livemig.savevm.MigrationParameters());
     }
 
     /** Fills every other page with seeded random bytes, leaves the rest zero. */
