@@ -338,8 +338,12 @@ public final class VmCommandLine {
         }
         int threads = (int) integer(kv, "threads", 1, 1, MAX_WORKLOAD_THREADS);
         long seed = integer(kv, "seed", 1, Long.MIN_VALUE, Long.MAX_VALUE);
+        int writeBytes = (int) integer(kv, "write-bytes", WorkloadSpec.DEFAULT_WRITE_BYTES, 8, 4096);
+        if (writeBytes % 8 != 0) {
+            throw kv.error("write-bytes must be a multiple of 8 in 8..4096, got '" + writeBytes + "'");
+        }
         kv.rejectUnknown();
-        return new WorkloadSpec(target, rate, pattern, hotset, threads, seed);
+        return new WorkloadSpec(target, rate, pattern, hotset, threads, seed, writeBytes);
     }
 
     private static long integer(KeyValueOptions kv, String key, long dflt, long min, long max) throws UsageException {

@@ -75,6 +75,7 @@ class VmCommandLineTest {
                 + " -object memory-backend-file,id=m,size=1G,mem-path=/dev/shm/m,share=on,prealloc=on"
                 + " -workload target=m,dirty-rate=10M,pattern=hotset,hotset-size=64M,threads=2,seed=7"
                 + " -workload target=m"
+                + " -workload target=m,write-bytes=64"
                 + " -qmp unix:/tmp/a.sock,server,nowait -qmp tcp:127.0.0.1:4444,server=on,wait=off"
                 + " -incoming tcp:0:4446");
         VmConfig c = p.config();
@@ -84,7 +85,8 @@ class VmCommandLineTest {
                 new MemoryBackend("m", 1L << 30, Optional.of(Path.of("/dev/shm/m")), true, true));
         assertThat(c.workloads()).containsExactly(
                 new WorkloadSpec("m", 10 * MIB, WorkloadSpec.Pattern.HOTSET, 64 * MIB, 2, 7),
-                new WorkloadSpec("m", WorkloadSpec.UNTHROTTLED, WorkloadSpec.Pattern.RANDOM, 0, 1, 1));
+                new WorkloadSpec("m", WorkloadSpec.UNTHROTTLED, WorkloadSpec.Pattern.RANDOM, 0, 1, 1),
+                new WorkloadSpec("m", WorkloadSpec.UNTHROTTLED, WorkloadSpec.Pattern.RANDOM, 0, 1, 1, 64));
         assertThat(p.qmp()).containsExactly(new QmpAddress.Unix(Path.of("/tmp/a.sock")),
                 new QmpAddress.Tcp("127.0.0.1", 4444));
         assertThat(c.incoming()).contains("tcp:0:4446");
@@ -136,6 +138,8 @@ class VmCommandLineTest {
             "-m 64M -workload target=ram,pattern=hotset,hotset-size=128M | livemig vm: -workload: invalid hotset-size",
             "-m 64M -workload target=ram,threads=0 | livemig vm: -workload: threads must be an integer 1..1024, got '0'",
             "-m 64M -workload target=ram,seed=x | livemig vm: -workload: seed must be a 64-bit integer, got 'x'",
+            "-m 64M -workload target=ram,write-bytes=12 | livemig vm: -workload: write-bytes must be a multiple of 8 in 8..4096, got '12'",
+            "-m 64M -workload target=ram,write-bytes=8192 | livemig vm: -workload: write-bytes must be an integer 8..4096, got '8192'",
             "-m 64M -workload target=ram,color=red | livemig vm: -workload: Invalid parameter 'color'",
             "stray | livemig vm: unexpected argument 'stray'"})
     void badCommandLinesNameTheOption(String line, String message) {

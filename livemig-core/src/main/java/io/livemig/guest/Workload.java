@@ -106,6 +106,11 @@ public final class Workload implements AutoCloseable {
             throw new IllegalArgumentException("workload dirty-rate must be at least 1 byte/s or max, got "
                     + spec.dirtyRate());
         }
+        if (spec.writeBytes() < Long.BYTES || spec.writeBytes() > PageSize.TARGET_PAGE_SIZE
+                || spec.writeBytes() % Long.BYTES != 0) {
+            throw new IllegalArgumentException("workload write-bytes must be a multiple of 8 in 8.."
+                    + PageSize.TARGET_PAGE_SIZE + ", got " + spec.writeBytes());
+        }
         if (spec.pattern() == WorkloadSpec.Pattern.HOTSET
                 && (spec.hotsetSize() <= 0 || spec.hotsetSize() > block.size())) {
             throw new IllegalArgumentException("workload hotset-size must be 1.." + block.size()
@@ -264,8 +269,18 @@ public final class Workload implements AutoCloseable {
                 case HOTSET -> rng.nextBelow(hotPages);
                 case SEQUENTIAL -> nextSequential();
             };
-            long inPage = (rng.next() & (PageSize.TARGET_PAGE_SIZE / Long.BYTES - 1)) * Long.BYTES;
-            block.writeLong((page << PageSize.TARGET_PAGE_BITS) + inPage, rng.next());
+            int n = spec.writeBytes();
+            if (n == Long.BYTES) {
+                long inPage = (rng.next() & (PageSize.TARGET_PAGE_SIZE / Long.BYTES - 1)) * Long.BYTES;
+                block.writeLong((page << PageSize.TARGET_PAGE_BITS) + inPage, rng.next());
+                return;
+            }
+            // n bytes at an 8-byte aligned offset that keeps them inside the page
+            long inPage = rng.nextBelow((PageSize.TARGET_PAGE_SIZE - n) / Long.BYTES + 1) * Long.BYTES;
+            long at = (page << PageSize.TARGET_PAGE_BITS) + inPage;
+            for (int i = 0; i < n; i += Long.BYTES) {
+                block.writeLong(at + i, rng.next());
+            }
         }
 
         private long nextSequential() {

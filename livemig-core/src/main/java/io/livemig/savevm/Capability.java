@@ -2,6 +2,8 @@ package io.livemig.savevm;
 
 /** Migration capabilities livemig implements, with QEMU's names ({@code migrate-set-capabilities}). */
 public enum Capability {
+    /** XBZRLE delta encoding of resent pages against a cache of their last sent copy */
+    XBZRLE("xbzrle"),
     EVENTS("events"),
     RETURN_PATH("return-path"),
     /** the destination acknowledges switchover once devices' initial data is loaded (QEMU 8.1+) */

@@ -14,6 +14,11 @@ public final class MigrationParameters {
     /** QEMU's {@code MAX_MIGRATE_DOWNTIME}: 2 000 000 ms. */
     public static final long MAX_DOWNTIME_LIMIT_MS = 2_000_000;
 
+    /** QEMU's {@code DEFAULT_MIGRATE_XBZRLE_CACHE_SIZE}: 64 MiB. */
+    public static final long DEFAULT_XBZRLE_CACHE_SIZE = 64L << 20;
+
+    /** bytes; a power of two, at least a page; taken when a migration starts */
+    private volatile long xbzrleCacheSize = DEFAULT_XBZRLE_CACHE_SIZE;
     /** bytes per second; 0 = unlimited */
     private volatile long maxBandwidth = DEFAULT_MAX_BANDWIDTH;
     /** milliseconds */
@@ -22,6 +27,14 @@ public final class MigrationParameters {
     private volatile long availSwitchoverBandwidth;
     /** how a pass shares the stream among iterative devices; taken when a migration starts */
     private volatile IterationPolicy iteratePolicy = IterationPolicy.FAIR;
+
+    public long xbzrleCacheSize() {
+        return xbzrleCacheSize;
+    }
+
+    public void xbzrleCacheSize(long bytes) {
+        this.xbzrleCacheSize = bytes;
+    }
 
     public IterationPolicy iteratePolicy() {
         return iteratePolicy;

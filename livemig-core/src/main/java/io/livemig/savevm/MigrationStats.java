@@ -38,6 +38,16 @@ public final class MigrationStats {
     public volatile long thresholdBytes;
     /** Σ pending of the last pass (estimate, or exact when it was computed) */
     public volatile long pendingBytes;
+    // ---- XBZRLE (QEMU's xbzrle_counters; shown only with the capability) ----
+    /** encoded bytes: XBZRLE records without their 8-byte address word, plus a page per overflow */
+    public volatile long xbzrleBytes;
+    /** cache hits: pages encoded, whether sent, skipped as unchanged, or overflowed */
+    public volatile long xbzrlePages;
+    public volatile long xbzrleCacheMiss;
+    public volatile double xbzrleCacheMissRate;
+    public volatile double xbzrleEncodingRate;
+    public volatile long xbzrleOverflow;
+
     /** the iterative devices of the current migration */
     public volatile java.util.List<DeviceCounters> devices = java.util.List.of();
 
@@ -63,6 +73,12 @@ public final class MigrationStats {
         bandwidthBytesPerMs = 0;
         thresholdBytes = 0;
         pendingBytes = 0;
+        xbzrleBytes = 0;
+        xbzrlePages = 0;
+        xbzrleCacheMiss = 0;
+        xbzrleCacheMissRate = 0;
+        xbzrleEncodingRate = 0;
+        xbzrleOverflow = 0;
         devices = java.util.List.of();
     }
 

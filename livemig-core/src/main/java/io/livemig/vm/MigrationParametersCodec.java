@@ -28,6 +28,7 @@ final class MigrationParametersCodec {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("max-bandwidth", p.maxBandwidth());
         m.put("downtime-limit", p.downtimeLimitMs());
+        m.put("xbzrle-cache-size", p.xbzrleCacheSize());
         m.put("avail-switchover-bandwidth", p.availSwitchoverBandwidth());
         m.put("x-iterate-policy", p.iteratePolicy().qapiName());
         return m;
@@ -38,6 +39,7 @@ final class MigrationParametersCodec {
         Long maxBandwidth = null;
         Long downtime = null;
         Long avail = null;
+        Long cacheSize = null;
         IterationPolicy policy = null;
         for (Map.Entry<String, Object> e : args.entrySet()) {
             switch (e.getKey()) {
@@ -50,6 +52,15 @@ final class MigrationParametersCodec {
                     downtime = v;
                 }
                 case "avail-switchover-bandwidth" -> avail = uint64(e.getKey(), e.getValue());
+                case "xbzrle-cache-size" -> {
+                    long v = uint64(e.getKey(), e.getValue());
+                    // QEMU 7.2 migrate_params_check: a power of two, at least the target page size
+                    if (v < io.livemig.guest.PageSize.TARGET_PAGE_SIZE || Long.bitCount(v) != 1) {
+                        throw VmCommandException.generic(
+                                "Parameter 'xbzrle_cache_size' expects a power of two no less than the target page size");
+                    }
+                    cacheSize = v;
+                }
                 case "x-iterate-policy" -> {
                     if (!(e.getValue() instanceof String name)) {
                         throw VmCommandException.generic("Invalid parameter type for 'x-iterate-policy', expected: string");
@@ -68,6 +79,9 @@ final class MigrationParametersCodec {
         }
         if (downtime != null) {
             p.downtimeLimitMs(downtime);
+        }
+        if (cacheSize != null) {
+            p.xbzrleCacheSize(cacheSize);
         }
         if (avail != null) {
             p.availSwitchoverBandwidth(avail);

@@ -102,7 +102,7 @@ public final class VirtualMachine implements AutoCloseable {
         registry.register(CpuTimers.IDSTR, CpuTimers.VERSION, timers);
         registry.reserveSectionId();
         registry.register(RamRecordDescriptor.IDSTR, RamRecordDescriptor.VERSION,
-                new RamDevice(memory, stats, migrationEvents, () -> gate.state().isRunning()));
+                new RamDevice(memory, stats, migrationEvents, () -> gate.state().isRunning(), caps, params));
         registry.register(BlockRecordDescriptor.IDSTR, BlockRecordDescriptor.INSTANCE_ID, BlockRecordDescriptor.VERSION,
                 io.livemig.savevm.SaveStateEntry.PRIORITY_DEFAULT, new BlockDevice(this.drives, caps));
         registry.register(GlobalState.IDSTR, GlobalState.VERSION, globalState);
@@ -358,6 +358,9 @@ public final class VirtualMachine implements AutoCloseable {
                     m.put("total-time", System.currentTimeMillis() - stats.startTimeMs);
                 }
                 m.put("ram", ramInfo());
+                if (caps.has(Capability.XBZRLE)) {
+                    m.put("xbzrle-cache", xbzrleInfo());
+                }
             }
         }
         if (st != MigrationStatus.SETUP && st != MigrationStatus.FAILED && st != MigrationStatus.CANCELLED) {
@@ -411,6 +414,19 @@ public final class VirtualMachine implements AutoCloseable {
         r.put("postcopy-bytes", 0L);
         r.put("dirty-sync-missed-zero-copy", 0L);
         return r;
+    }
+
+    /** QEMU's {@code XBZRLECacheStats}, in its field order. */
+    private Map<String, Object> xbzrleInfo() {
+        Map<String, Object> x = new LinkedHashMap<>();
+        x.put("cache-size", params.xbzrleCacheSize());
+        x.put("bytes", stats.xbzrleBytes);
+        x.put("pages", stats.xbzrlePages);
+        x.put("cache-miss", stats.xbzrleCacheMiss);
+        x.put("cache-miss-rate", stats.xbzrleCacheMissRate);
+        x.put("encoding-rate", stats.xbzrleEncodingRate);
+        x.put("overflow", stats.xbzrleOverflow);
+        return x;
     }
 
     /** QMP {@code query-migrate-parameters}. */

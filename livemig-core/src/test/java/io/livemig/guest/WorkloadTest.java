@@ -35,6 +35,12 @@ class WorkloadTest {
             assertThatThrownBy(() -> Workload.start(spec("mem0", 4096, WorkloadSpec.Pattern.HOTSET, 65537, 1, 1), b, gate))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("workload hotset-size must be 1..65536 bytes (the size of 'mem0'), got 65537");
+            assertThatThrownBy(() -> Workload.start(new WorkloadSpec("mem0", 4096, WorkloadSpec.Pattern.RANDOM, 0, 1, 1, 12), b, gate))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("workload write-bytes must be a multiple of 8 in 8..4096, got 12");
+            assertThatThrownBy(() -> Workload.start(new WorkloadSpec("mem0", 4096, WorkloadSpec.Pattern.RANDOM, 0, 1, 1, 4104), b, gate))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("workload write-bytes must be a multiple of 8 in 8..4096, got 4104");
             assertThatThrownBy(() -> Workload.start(spec("other", 4096, WorkloadSpec.Pattern.RANDOM, 0, 1, 1), b, gate))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("workload target must be the RAM block it writes, 'mem0', got 'other'");
@@ -136,6 +142,35 @@ class WorkloadTest {
         byte[] other = runSequential(SEED + 1, pagesToWrite);
         assertThat(second).as("seed %d twice", SEED).isEqualTo(first);
         assertThat(other).as("seeds %d and %d", SEED, SEED + 1).isNotEqualTo(first);
+    }
+
+    @Test
+    void writeBytesRewritesOneContiguousRunPerDirtiedPage() {
+        try (RamBlock b = RamBlock.anonymous("mem0", 256 * 4096, false)) {
+            RunStateGate gate = new RunStateGate(RunState.RUNNING);
+            WorkloadSpec spec = new WorkloadSpec("mem0", WorkloadSpec.UNTHROTTLED, WorkloadSpec.Pattern.SEQUENTIAL, 0, 1, SEED, 64);
+            try (Workload w = Workload.start(spec, b, gate, 256)) {
+                Await.until(w::isDone, TIMEOUT, () -> "one sweep, seed " + SEED);
+                assertThat(w.failure()).isNull();
+            }
+            byte[] mem = b.segment().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+            int widest = 0;
+            for (int p = 0; p < 256; p++) {
+                int first = -1;
+                int last = -1;
+                for (int i = 0; i < 4096; i++) {
+                    if (mem[p * 4096 + i] != 0) {
+                        first = first < 0 ? i : first;
+                        last = i;
+                    }
+                }
+                assertThat(first).as("seed %d: page %d written", SEED, p).isNotNegative();
+                assertThat(last - first).as("seed %d: page %d: one run of at most 64 bytes", SEED, p).isLessThan(64);
+                assertThat(first / 8).as("seed %d: page %d: the run is 8-byte aligned", SEED, p).isGreaterThanOrEqualTo((last - 63 + 7) / 8);
+                widest = Math.max(widest, last - first + 1);
+            }
+            assertThat(widest).as("seed %d: some page shows all 64 bytes", SEED).isGreaterThan(56);
+        }
     }
 
     /** One SEQUENTIAL thread over 1024 pages, stopped after {@code pages} writes (a sweep and a bit). */

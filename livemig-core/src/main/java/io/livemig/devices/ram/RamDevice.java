@@ -1,8 +1,11 @@
 package io.livemig.devices.ram;
 
 import io.livemig.guest.GuestMemory;
+import io.livemig.savevm.Capability;
+import io.livemig.savevm.MigrationCapabilities;
 import io.livemig.savevm.LoadContext;
 import io.livemig.savevm.MigrationEvents;
+import io.livemig.savevm.MigrationParameters;
 import io.livemig.savevm.MigrationStats;
 import io.livemig.savevm.RateLimit;
 import io.livemig.savevm.SaveStateHandler;
@@ -23,11 +26,17 @@ public final class RamDevice implements SaveStateHandler {
     private final MigrationStats stats;
     private final MigrationEvents events;
     private final BooleanSupplier guestRunning;
+    private final MigrationCapabilities caps;
+    private final MigrationParameters params;
     private RamSaver saver;
     private RamLoader loader;
 
-    public RamDevice(GuestMemory memory, MigrationStats stats, MigrationEvents events, BooleanSupplier guestRunning) {
+    /** {@code caps} and {@code params} are read at each migration's setup (capability {@code xbzrle}, {@code xbzrle-cache-size}). */
+    public RamDevice(GuestMemory memory, MigrationStats stats, MigrationEvents events, BooleanSupplier guestRunning,
+                     MigrationCapabilities caps, MigrationParameters params) {
         this.memory = memory;
+        this.caps = caps;
+        this.params = params;
         this.stats = stats;
         this.events = events;
         this.guestRunning = guestRunning;
@@ -40,7 +49,7 @@ public final class RamDevice implements SaveStateHandler {
 
     @Override
     public void saveSetup(MigrationOutput out) {
-        saver = new RamSaver(memory, stats, events);
+        saver = new RamSaver(memory, stats, events, caps.has(Capability.XBZRLE) ? params.xbzrleCacheSize() : 0);
         saver.setup(out);
     }
 
@@ -70,6 +79,9 @@ public final class RamDevice implements SaveStateHandler {
 
     @Override
     public void saveCleanup() {
+        if (saver != null) {
+            saver.cleanup();
+        }
         saver = null;
     }
 

@@ -28,6 +28,8 @@ final class RamLoader {
 
     private final GuestMemory memory;
     private final MemorySegment zeroPage = Arena.ofAuto().allocate(PAGE, PAGE);
+    /** an XBZRLE record's encoded bytes (QEMU's {@code XBZRLE.decoded_buf}) */
+    private final byte[] encoded = new byte[PAGE];
     private RamBlock lastBlock;
 
     RamLoader(GuestMemory memory) {
@@ -69,6 +71,11 @@ final class RamLoader {
                     checkOffset(block, addr);
                     in.getSegment(block.segment(), addr, PAGE);
                 }
+                case RamRecordDescriptor.FLAG_XBZRLE -> {
+                    RamBlock block = block(in, flags);
+                    checkOffset(block, addr);
+                    loadXbzrle(in, block, addr);
+                }
                 case RamRecordDescriptor.FLAG_EOS -> {
                     if (flags != kind) {
                         throw new StreamException(String.format("ram: EOS with flags 0x%x", flags));
@@ -77,6 +84,28 @@ final class RamLoader {
                 }
                 default -> throw new StreamException(String.format("Unknown combination of migration flags: 0x%x", flags));
             }
+        }
+    }
+
+    /**
+     * QEMU's {@code load_xbzrle}: the encoding is applied onto the page this guest holds, which
+     * is the page the source's cache holds. No capability is needed on this side (as in QEMU).
+     */
+    private void loadXbzrle(MigrationInput in, RamBlock block, long addr) throws IOException {
+        int encoding = in.getU8();
+        int len = in.getBe16();
+        if (encoding != RamRecordDescriptor.ENCODING_FLAG_XBZRLE) {
+            throw new StreamException(String.format("Failed to load XBZRLE page at 0x%x of block '%s': "
+                    + "wrong compression 0x%02x", addr, block.idstr(), encoding));
+        }
+        if (len > PAGE) {
+            throw new StreamException(String.format("Failed to load XBZRLE page at 0x%x of block '%s': "
+                    + "len overflow (%d > %d)", addr, block.idstr(), len, PAGE));
+        }
+        in.getBytes(encoded, 0, len);
+        if (XbzrleEncoder.decode(encoded, len, block.segment(), addr, PAGE) == XbzrleEncoder.BAD_ENCODING) {
+            throw new StreamException(String.format("Failed to load XBZRLE page at 0x%x of block '%s': decode error",
+                    addr, block.idstr()));
         }
     }
 

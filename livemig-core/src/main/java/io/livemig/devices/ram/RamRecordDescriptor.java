@@ -9,8 +9,10 @@ package io.livemig.devices.ram;
  *    MEM_SIZE  (setup)   addr = total RAM bytes; then per block: str8 idstr | be64 used_length
  *    ZERO                [str8 idstr unless CONTINUE] | u8 fill (must be 0)
  *    PAGE                [str8 idstr unless CONTINUE] | 4096 bytes
+ *    XBZRLE              [str8 idstr unless CONTINUE] | u8 0x01 (ENCODING_FLAG_XBZRLE)
+ *                        | be16 encoded length (at most 4096) | encoded bytes (see XbzrleEncoder)
  *    EOS                 end of this section's records (ends every RAM section)
- *  CONTINUE is ORed onto ZERO/PAGE: same block as the previous record on this channel.
+ *  CONTINUE is ORed onto ZERO/PAGE/XBZRLE: same block as the previous record on this channel.
  * </pre>
  */
 public final class RamRecordDescriptor {
@@ -31,6 +33,11 @@ public final class RamRecordDescriptor {
 
     /** The flag bits live below the target page size. */
     public static final long FLAGS_MASK = 0xfffL;
+
+    /** The only XBZRLE encoding byte QEMU defines. */
+    public static final int ENCODING_FLAG_XBZRLE = 0x01;
+    /** Bytes between the address word (and name) and the encoded bytes of an XBZRLE record: flag + be16 length. */
+    public static final int XBZRLE_HEADER_LENGTH = 1 + 2;
 
     /** Bytes of a ZERO record with CONTINUE: address word + fill byte. */
     public static final int ZERO_RECORD_LENGTH = 8 + 1;

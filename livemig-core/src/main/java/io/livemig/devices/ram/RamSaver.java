@@ -15,7 +15,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The source half of RAM migration (QEMU's migration/ram.c, without multifd, XBZRLE or postcopy).
+ * The source half of RAM migration (QEMU's migration/ram.c, without multifd or postcopy).
  *
  * <p>Algorithm. At setup every page of every block is marked dirty and the guests' dirty logs are
  * emptied. Each iterate sends dirty pages from a cursor that resumes where the previous call
@@ -27,6 +27,11 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Page path: one bitmap scan, one zero check ({@code MemorySegment.mismatch} against a zero
  * page), one copy into the stream buffer; no allocation, no lock.
+ *
+ * <p>XBZRLE (capability {@code xbzrle}): as in QEMU, it starts only after the cursor's first wrap,
+ * i.e. once every page has been sent in full, so the cache only ever holds pages the destination
+ * has. Zero pages put zeros in the cache; the last stage ({@link #complete}) reads the cache but
+ * never changes it. The per-page rules are {@link XbzrleSaver}'s.
  *
  * <p>Threading: the migration thread alone. Statistics are published once per call.
  */
@@ -41,6 +46,14 @@ final class RamSaver {
     private final MigrationStats stats;
     private final MigrationEvents events;
     private final MemorySegment zeroPage = Arena.ofAuto().allocate(PAGE, PAGE);
+    /** RAM-wide address of each block's first byte (QEMU's {@code RAMBlock.offset}), for the XBZRLE cache */
+    private final long[] ramBase;
+    /** 0 = XBZRLE off, else the cache size; the cache is allocated in {@link #setup} */
+    private final long xbzrleCacheBytes;
+    private XbzrleSaver xbzrle;
+    /** the cursor has wrapped once (QEMU's {@code xbzrle_enabled}) */
+    private boolean xbzrleStarted;
+    private boolean lastStage;
 
     private long dirtyPages;
     private int cursorBlock;
@@ -53,13 +66,28 @@ final class RamSaver {
     // per-call counters, published to stats at the end of each call
     private long zeroPages;
     private long normalPages;
+    private long xbzrleSent;
+    // QEMU's rs->target_page_count and the xbzrle "prev" figures of the last rate period
+    private long targetPageCount;
+    private long targetPageCountPrev;
+    private long xbzrleCacheMissPrev;
+    private long xbzrlePagesPrev;
+    private long xbzrleBytesPrev;
 
-    RamSaver(GuestMemory memory, MigrationStats stats, MigrationEvents events) {
+    /** {@code xbzrleCacheBytes}: 0 = XBZRLE off, else the cache size (validated: a power-of-two number of pages). */
+    RamSaver(GuestMemory memory, MigrationStats stats, MigrationEvents events, long xbzrleCacheBytes) {
         this.maps = memory.blocks().stream().map(MigrationBitmap::new).toList();
         this.names = memory.blocks().stream().map(b -> b.idstr().getBytes(StandardCharsets.UTF_8)).toArray(byte[][]::new);
         this.totalBytes = memory.totalBytes();
         this.stats = stats;
         this.events = events;
+        this.xbzrleCacheBytes = xbzrleCacheBytes;
+        this.ramBase = new long[maps.size()];
+        long base = 0;
+        for (int i = 0; i < ramBase.length; i++) {
+            ramBase[i] = base;
+            base += maps.get(i).block.size();
+        }
     }
 
     /** Setup payload: bitmaps all ones, dirty logs emptied, then the MEM_SIZE block list and EOS. */
@@ -70,6 +98,9 @@ final class RamSaver {
             m.sync(); // empties the log; every bit is already set
         }
         periodStartNanos = System.nanoTime();
+        if (xbzrleCacheBytes > 0) {
+            xbzrle = new XbzrleSaver(xbzrleCacheBytes);
+        }
         stats.totalBytes = totalBytes;
         stats.remainingBytes = dirtyPages * PAGE;
         long before = out.transferred();
@@ -113,6 +144,7 @@ final class RamSaver {
     /** END payload: a final sync, every dirty page regardless of the budget, EOS. */
     void complete(MigrationOutput out) {
         long before = out.transferred();
+        lastStage = true;
         sync();
         while (sendNextDirty(out)) {
             if (out.hasError()) {
@@ -122,6 +154,14 @@ final class RamSaver {
         out.putBe64(RamRecordDescriptor.FLAG_EOS);
         out.flush();
         publish(out.transferred() - before, false);
+    }
+
+    /** Frees the XBZRLE cache; called once the migration is over. */
+    void cleanup() {
+        if (xbzrle != null) {
+            xbzrle.close();
+            xbzrle = null;
+        }
     }
 
     long pendingBytes() {
@@ -143,6 +183,7 @@ final class RamSaver {
         long elapsedMs = TimeUnit.NANOSECONDS.toMillis(now - periodStartNanos);
         if (elapsedMs >= 1000) {
             stats.dirtyPagesRate = periodDirtyPages * 1000 / elapsedMs;
+            updateXbzrleRates();
             periodDirtyPages = 0;
             periodStartNanos = now;
         }
@@ -166,31 +207,84 @@ final class RamSaver {
             }
             cursorBlock = (cursorBlock + 1) % maps.size();
             cursorPage = 0;
+            if (cursorBlock == 0 && xbzrle != null) {
+                xbzrleStarted = true; // after the first complete round (QEMU's find_dirty_block)
+            }
         }
     }
 
     private void sendPage(MigrationOutput out, int blockIndex, RamBlock block, long page) {
         MemorySegment seg = block.segment();
         long offset = page * PAGE;
-        boolean cont = blockIndex == lastSentBlock;
-        int contFlag = cont ? RamRecordDescriptor.FLAG_CONTINUE : 0;
+        boolean useXbzrle = xbzrleStarted;
         if (MemorySegment.mismatch(seg, offset, offset + PAGE, zeroPage, 0, PAGE) == -1) {
-            out.putBe64(offset | RamRecordDescriptor.FLAG_ZERO | contFlag);
-            if (!cont) {
-                putName(out, blockIndex);
-            }
+            putHeader(out, blockIndex, offset | RamRecordDescriptor.FLAG_ZERO);
             out.putU8(0);
             zeroPages++;
-        } else if (cont) {
-            out.putBe64AndSegment(offset | RamRecordDescriptor.FLAG_PAGE | contFlag, seg, offset, PAGE);
-            normalPages++;
-        } else {
-            out.putBe64(offset | RamRecordDescriptor.FLAG_PAGE);
-            putName(out, blockIndex);
-            out.putSegment(seg, offset, PAGE);
-            normalPages++;
+            if (useXbzrle && !lastStage) {
+                xbzrle.zeroPageSent(ramBase[blockIndex] + offset, stats.dirtySyncCount);
+            }
+            return;
         }
+        if (useXbzrle) {
+            switch (xbzrle.prepare(seg, offset, ramBase[blockIndex] + offset, stats.dirtySyncCount, lastStage)) {
+                case XbzrleSaver.SKIPPED -> {
+                    return;
+                }
+                case XbzrleSaver.ENCODED -> {
+                    int header = putHeader(out, blockIndex, offset | RamRecordDescriptor.FLAG_XBZRLE);
+                    int len = xbzrle.encodedLength();
+                    out.putU8(RamRecordDescriptor.ENCODING_FLAG_XBZRLE);
+                    out.putBe16(len);
+                    out.putBytes(xbzrle.encoded(), 0, len);
+                    // QEMU counts the record without its 8-byte address word (the name, if any, counts)
+                    xbzrle.bytes += header - 8 + RamRecordDescriptor.XBZRLE_HEADER_LENGTH + len;
+                    xbzrleSent++;
+                    return;
+                }
+                default -> {
+                    seg = xbzrle.normalSource();
+                    offset = xbzrle.normalOffset();
+                }
+            }
+        }
+        long word = page * PAGE | RamRecordDescriptor.FLAG_PAGE;
+        if (blockIndex == lastSentBlock) {
+            out.putBe64AndSegment(word | RamRecordDescriptor.FLAG_CONTINUE, seg, offset, PAGE);
+        } else {
+            putHeader(out, blockIndex, word);
+            out.putSegment(seg, offset, PAGE);
+        }
+        normalPages++;
+    }
+
+    /** The address word, with CONTINUE if the block is the previous record's, else followed by the name; returns its bytes. */
+    private int putHeader(MigrationOutput out, int blockIndex, long word) {
+        if (blockIndex == lastSentBlock) {
+            out.putBe64(word | RamRecordDescriptor.FLAG_CONTINUE);
+            return 8;
+        }
+        out.putBe64(word);
+        putName(out, blockIndex);
         lastSentBlock = blockIndex;
+        return 8 + 1 + names[blockIndex].length;
+    }
+
+    /** QEMU's XBZRLE part of {@code migration_update_rates}: figures over the last rate period. */
+    private void updateXbzrleRates() {
+        long pageCount = targetPageCount - targetPageCountPrev;
+        if (xbzrle == null || pageCount == 0) {
+            return;
+        }
+        stats.xbzrleCacheMissRate = (double) (xbzrle.cacheMiss - xbzrleCacheMissPrev) / pageCount;
+        long encodedBytes = xbzrle.bytes - xbzrleBytesPrev;
+        long unencodedBytes = (xbzrle.pages - xbzrlePagesPrev) * PAGE;
+        stats.xbzrleEncodingRate = xbzrle.pages == xbzrlePagesPrev || encodedBytes == 0
+                ? 0 : (double) unencodedBytes / encodedBytes;
+        targetPageCountPrev = targetPageCount;
+        xbzrleCacheMissPrev = xbzrle.cacheMiss;
+        xbzrlePagesPrev = xbzrle.pages;
+        xbzrleBytesPrev = xbzrle.bytes;
     }
 
     private void putName(MigrationOutput out, int blockIndex) {
@@ -209,7 +303,15 @@ final class RamSaver {
         stats.normalPages += normalPages;
         stats.normalBytes += normalPages * PAGE;
         stats.remainingBytes = dirtyPages * PAGE;
+        targetPageCount += zeroPages + normalPages + xbzrleSent;
+        if (xbzrle != null) {
+            stats.xbzrlePages = xbzrle.pages;
+            stats.xbzrleBytes = xbzrle.bytes;
+            stats.xbzrleCacheMiss = xbzrle.cacheMiss;
+            stats.xbzrleOverflow = xbzrle.overflow;
+        }
         zeroPages = 0;
         normalPages = 0;
+        xbzrleSent = 0;
     }
 }

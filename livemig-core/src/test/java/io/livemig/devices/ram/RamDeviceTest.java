@@ -63,7 +63,8 @@ class RamDeviceTest {
 
     private static RamDevice device(GuestMemory m) {
         MigrationEvents none = pass -> { };
-        return new RamDevice(m, new MigrationStats(), none, () -> true);
+        return new RamDevice(m, new MigrationStats(), none, () -> true,
+                new io.livemig.savevm.MigrationCapabilities(), new io.livemig.savevm.MigrationParameters());
     }
 
     /** Fills every other page with seeded random bytes, leaves the rest zero. */
@@ -206,7 +207,16 @@ class RamDeviceTest {
         assertLoadFails("0000000000000002" + "04626c6b30" + "07", SectionType.SECTION_PART,
                 "fill byte 0x07, must be 0");
         assertLoadFails("0000000000000028", SectionType.SECTION_PART, "CONTINUE record without a previous block");
-        assertLoadFails("0000000000000040", SectionType.SECTION_PART, "Unknown combination of migration flags: 0x40");
+        assertLoadFails("0000000000000080", SectionType.SECTION_PART, "Unknown combination of migration flags: 0x80");
+        // XBZRLE: wrong encoding byte, length over a page, bad runs; each names the page and block
+        assertLoadFails("0000000000001040" + "04626c6b30" + "02" + "0002" + "0101", SectionType.SECTION_PART,
+                "Failed to load XBZRLE page at 0x1000 of block 'blk0': wrong compression 0x02");
+        assertLoadFails("0000000000001040" + "04626c6b30" + "01" + "1001", SectionType.SECTION_PART,
+                "Failed to load XBZRLE page at 0x1000 of block 'blk0': len overflow (4097 > 4096)");
+        assertLoadFails("0000000000002040" + "04626c6b30" + "01" + "0002" + "0000", SectionType.SECTION_PART,
+                "Failed to load XBZRLE page at 0x2000 of block 'blk0': decode error");
+        assertLoadFails("0000000000010040" + "04626c6b30", SectionType.SECTION_PART,
+                "Illegal RAM offset 0x10000 in block 'blk0'");
         assertLoadFails("0000000000010004" + "04626c6b30" + "0000000000010000", SectionType.SECTION_PART,
                 "outside the setup section");
         assertLoadFails("0000000000000008" + "04626c6b30" + "00", SectionType.SECTION_PART, "ended unexpectedly");
