@@ -33,10 +33,15 @@ class InProcessMigrationTest {
     }
 
     static void await(BooleanSupplier cond, Duration timeout, String what) {
+        await(cond, timeout, () -> what);
+    }
+
+    /** Waits for {@code cond} with a hard timeout; {@code what} is evaluated only on failure. */
+    static void await(BooleanSupplier cond, Duration timeout, java.util.function.Supplier<String> what) {
         long end = System.nanoTime() + timeout.toNanos();
         while (!cond.getAsBoolean()) {
             if (System.nanoTime() > end) {
-                throw new AssertionError("timed out after " + timeout + " waiting for " + what);
+                throw new AssertionError("timed out after " + timeout + " waiting for " + what.get());
             }
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(2));
         }
@@ -128,11 +133,13 @@ class InProcessMigrationTest {
              VirtualMachine dst1 = VirtualMachine.start(config(size, List.of(), Optional.of("tcp:127.0.0.1:0"), false));
              VirtualMachine dst2 = VirtualMachine.start(config(size, List.of(), Optional.of("tcp:127.0.0.1:0"), false))) {
             // 8 MiB/s cannot converge against 16 MiB/s of dirtying: the migration stays in pre-copy
-            src.setMigrateParameters(Map.of("max-bandwidth", 8L << 20));
+            // QEMU's migrate_ensure_non_converge: a low bandwidth and a 1 ms downtime limit
+            src.setMigrateParameters(Map.of("max-bandwidth", 8L << 20, "downtime-limit", 1L));
             src.migrate(dst1.incomingAddress().orElseThrow().toString());
-            await(() -> ((Map<?, ?>) src.queryMigrate().getOrDefault("ram", Map.of())).get("transferred") instanceof Long t
-                    && t > (4L << 20), Duration.ofSeconds(20), "pre-copy to move 4 MiB");
-            assertThat(src.outgoingStatus()).isEqualTo(MigrationStatus.ACTIVE);
+            await(() -> src.outgoingStatus() != MigrationStatus.SETUP && src.outgoingStatus() != MigrationStatus.ACTIVE
+                    || ((Map<?, ?>) src.queryMigrate().getOrDefault("ram", Map.of())).get("transferred") instanceof Long t
+                    && t > (4L << 20), Duration.ofSeconds(20), () -> "pre-copy to move 4 MiB: " + src.queryMigrate());
+            assertThat(src.outgoingStatus()).as("%s", src.queryMigrate()).isEqualTo(MigrationStatus.ACTIVE);
             src.migrateCancel();
             await(() -> src.outgoingStatus().isFinished(), Duration.ofSeconds(10), "cancel");
             assertThat(src.outgoingStatus()).isEqualTo(MigrationStatus.CANCELLED);
@@ -141,7 +148,7 @@ class InProcessMigrationTest {
             assertThat(dst1.incomingStatus()).isEqualTo(MigrationStatus.FAILED);
             assertThat(dst1.runState()).isEqualTo(RunState.INMIGRATE);
 
-            src.setMigrateParameters(Map.of("max-bandwidth", 0L));
+            src.setMigrateParameters(Map.of("max-bandwidth", 0L, "downtime-limit", 300L));
             src.migrate(dst2.incomingAddress().orElseThrow().toString());
             await(() -> src.outgoingStatus().isFinished(), Duration.ofSeconds(45), "second migration");
             assertThat(src.outgoingStatus()).isEqualTo(MigrationStatus.COMPLETED);

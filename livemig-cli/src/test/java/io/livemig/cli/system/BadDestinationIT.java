@@ -64,7 +64,7 @@ class BadDestinationIT {
 
             try (VmProcess dst = VmProcess.start(dir, guest(dstRam, SIZE_MIB, "-incoming", "tcp:127.0.0.1:0"))) {
                 // slow enough that it is still running when the second migrate comes
-                qmp.execute("migrate-set-parameters", Map.of("max-bandwidth", MIB));
+                qmp.execute("migrate-set-parameters", Map.of("max-bandwidth", MIB, "downtime-limit", 1));
                 qmp.execute("migrate", Map.of("uri", incomingTcpUri(dst.qmp())));
                 assertThat(Migrations.migrationStatus(qmp)).isIn("setup", "active");
                 assertThatThrownBy(() -> qmp.execute("migrate", Map.of("uri", incomingTcpUri(dst.qmp()))))
@@ -73,7 +73,7 @@ class BadDestinationIT {
                             assertThat(e.desc()).isEqualTo("There's a migration process in progress");
                         });
                 // a new limit applies to the running migration
-                qmp.execute("migrate-set-parameters", Map.of("max-bandwidth", 0));
+                qmp.execute("migrate-set-parameters", Map.of("max-bandwidth", 0, "downtime-limit", 300));
                 Map<String, Object> done = awaitStatus(qmp, FINISHED, Duration.ofSeconds(60));
                 assertThat(done.get("status")).as("%s; seed %d; log:\n%s", done, seed, src.output()).isEqualTo("completed");
                 assertThat(done).doesNotContainKey("error-desc");

@@ -65,7 +65,9 @@ class CancelIT {
             QmpClient qmp = src.qmp();
             qmp.execute("migrate-set-capabilities", Map.of("capabilities",
                     List.of(Map.of("capability", "events", "state", true))));
-            qmp.execute("migrate-set-parameters", Map.of("max-bandwidth", 16 * MIB));
+            // QEMU's migrate_ensure_non_converge: low bandwidth and a 1 ms downtime limit, so a
+            // pass can never end under the threshold however little the guest dirtied so far
+            qmp.execute("migrate-set-parameters", Map.of("max-bandwidth", 16 * MIB, "downtime-limit", 1));
             qmp.execute("migrate", Map.of("uri", incomingTcpUri(dst1.qmp())));
 
             Map<String, Object> busy = awaitMigrate(qmp, m -> "active".equals(m.get("status"))
@@ -87,7 +89,7 @@ class CancelIT {
 
             Path dstRam = dir.resolve("dst2.ram");
             try (VmProcess dst2 = VmProcess.start(dir, guest(dstRam, SIZE_MIB, "-incoming", "tcp:127.0.0.1:0"))) {
-                qmp.execute("migrate-set-parameters", Map.of("max-bandwidth", 0));
+                qmp.execute("migrate-set-parameters", Map.of("max-bandwidth", 0, "downtime-limit", 300));
                 qmp.execute("migrate", Map.of("uri", incomingTcpUri(dst2.qmp())));
                 Map<String, Object> done = awaitStatus(qmp, FINISHED, Duration.ofSeconds(60));
                 assertThat(done.get("status")).as("second migration %s; seed %d; source log:\n%s", done, seed, src.output())
@@ -152,7 +154,7 @@ class CancelIT {
             fillRandom(srcRam, 64 * MIB, seed);
             try (VmProcess src = VmProcess.start(dir, concat(guest(srcRam, 64), workload("16M", seed)))) {
                 QmpClient qmp = src.qmp();
-                qmp.execute("migrate-set-parameters", Map.of("max-bandwidth", 0));
+                qmp.execute("migrate-set-parameters", Map.of("max-bandwidth", 0, "downtime-limit", 300));
                 for (int round = 1; round <= rounds; round++) {
                     qmp.execute("migrate", Map.of("uri", "tcp:127.0.0.1:" + blackhole.getLocalPort()));
                     String before = (waitUntilBlocked ? awaitBlocked(qmp) : Migrations.queryMigrate(qmp)).toString();
