@@ -51,6 +51,8 @@ public final class QmpClient implements AutoCloseable {
     private final BlockingQueue<JsonNode> replies = new LinkedBlockingQueue<>();
     /** every event, in order; also the lock and condition for {@link #unclaimed} */
     private final List<JsonNode> seenEvents = new ArrayList<>();
+    /** set by the reader thread once the greeting has been queued */
+    private boolean greetingSeen;
     /** events no await has returned yet */
     private final java.util.LinkedList<JsonNode> unclaimed = new java.util.LinkedList<>();
     private final AtomicLong ids = new AtomicLong();
@@ -110,7 +112,11 @@ public final class QmpClient implements AutoCloseable {
                         unclaimed.add(msg);
                         seenEvents.notifyAll();
                     }
+                } else if (msg.has("QMP") && greetingSeen) {
+                    // a second greeting (QEMU can replay one queued for an earlier client): not a reply
+                    continue;
                 } else {
+                    greetingSeen |= msg.has("QMP");
                     replies.add(msg);
                 }
             }

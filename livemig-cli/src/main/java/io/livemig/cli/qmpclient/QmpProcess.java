@@ -1,9 +1,6 @@
 package io.livemig.cli.qmpclient;
 
 import java.io.IOException;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -76,8 +73,14 @@ public final class QmpProcess implements AutoCloseable {
                 throw new IOException(name + " exited with status " + p.exitValue() + " before QMP answered\n"
                         + name + " log:\n" + read(log));
             }
-            if (Files.exists(sock) && canConnect(sock)) {
-                return QmpClient.connectUnix(sock, Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
+            if (Files.exists(sock)) {
+                // connect for real, no probe first: QEMU serves one client at a time and can hand a
+                // greeting queued for a probe that already left to the next client
+                try {
+                    return QmpClient.connectUnix(sock, Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
+                } catch (java.net.ConnectException e) {
+                    // the socket file exists but nobody accepts yet: poll again
+                }
             }
             try {
                 // a bounded wait that ends at once if the process dies
@@ -93,15 +96,6 @@ public final class QmpProcess implements AutoCloseable {
         }
         throw new TimeoutException(name + " did not answer on " + sock + " within " + timeout + "\n" + name
                 + " log:\n" + read(log));
-    }
-
-    private static boolean canConnect(Path sock) {
-        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-            ch.connect(UnixDomainSocketAddress.of(sock));
-            return true;
-        } catch (IOException e) {
-            return false;
-        }
     }
 
     /** The negotiated client opened by {@link #start}. */
