@@ -1,5 +1,7 @@
 package io.livemig.cli.system;
 
+import io.livemig.cli.testing.Migrations;
+
 import io.livemig.cli.qmpclient.QmpClient;
 import io.livemig.cli.testing.VmProcess;
 import org.junit.jupiter.api.Test;
@@ -22,18 +24,18 @@ import java.util.SplittableRandom;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
-import static io.livemig.cli.system.Migrations.MIB;
-import static io.livemig.cli.system.Migrations.awaitMigrate;
-import static io.livemig.cli.system.Migrations.awaitRamChanges;
-import static io.livemig.cli.system.Migrations.awaitStatus;
-import static io.livemig.cli.system.Migrations.concat;
-import static io.livemig.cli.system.Migrations.guest;
-import static io.livemig.cli.system.Migrations.incomingTcpUri;
-import static io.livemig.cli.system.Migrations.mismatch;
-import static io.livemig.cli.system.Migrations.num;
-import static io.livemig.cli.system.Migrations.ram;
-import static io.livemig.cli.system.Migrations.runState;
-import static io.livemig.cli.system.Migrations.workload;
+import static io.livemig.cli.testing.Migrations.MIB;
+import static io.livemig.cli.testing.Migrations.awaitMigrate;
+import static io.livemig.cli.testing.Migrations.awaitRamChanges;
+import static io.livemig.cli.testing.Migrations.awaitStatus;
+import static io.livemig.cli.testing.Migrations.concat;
+import static io.livemig.cli.testing.Migrations.guest;
+import static io.livemig.cli.testing.Migrations.incomingTcpUri;
+import static io.livemig.cli.testing.Migrations.mismatch;
+import static io.livemig.cli.testing.Migrations.num;
+import static io.livemig.cli.testing.Migrations.ram;
+import static io.livemig.cli.testing.Migrations.runState;
+import static io.livemig.cli.testing.Migrations.workload;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**

@@ -1,5 +1,7 @@
 package io.livemig.cli.system;
 
+import io.livemig.cli.testing.Migrations;
+
 import io.livemig.cli.qmpclient.QmpClient;
 import io.livemig.cli.testing.VmProcess;
 import org.junit.jupiter.api.Test;
@@ -11,14 +13,14 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.Set;
 
-import static io.livemig.cli.system.Migrations.awaitRamChanges;
-import static io.livemig.cli.system.Migrations.awaitStatus;
-import static io.livemig.cli.system.Migrations.concat;
-import static io.livemig.cli.system.Migrations.guest;
-import static io.livemig.cli.system.Migrations.incomingTcpUri;
-import static io.livemig.cli.system.Migrations.mismatch;
-import static io.livemig.cli.system.Migrations.runState;
-import static io.livemig.cli.system.Migrations.workload;
+import static io.livemig.cli.testing.Migrations.awaitRamChanges;
+import static io.livemig.cli.testing.Migrations.awaitStatus;
+import static io.livemig.cli.testing.Migrations.concat;
+import static io.livemig.cli.testing.Migrations.guest;
+import static io.livemig.cli.testing.Migrations.incomingTcpUri;
+import static io.livemig.cli.testing.Migrations.mismatch;
+import static io.livemig.cli.testing.Migrations.runState;
+import static io.livemig.cli.testing.Migrations.workload;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**

@@ -1,4 +1,4 @@
-package io.livemig.cli.system;
+package io.livemig.cli.testing;
 
 import io.livemig.cli.qmpclient.QmpClient;
 
@@ -21,12 +21,12 @@ import java.util.function.Predicate;
  * test compares guest memory as files), and waits on {@code query-migrate} / {@code query-status}
  * that poll every {@value #POLL_MS} ms under a hard timeout.
  */
-final class Migrations {
+public final class Migrations {
 
-    static final long MIB = 1L << 20;
-    static final long POLL_MS = 50;
+    public static final long MIB = 1L << 20;
+    public static final long POLL_MS = 50;
     /** The QMP {@code migrate} error QEMU gives for an unknown scheme. */
-    static final String BAD_PROTOCOL = "Parameter 'uri' expects a valid migration protocol";
+    public static final String BAD_PROTOCOL = "Parameter 'uri' expects a valid migration protocol";
 
     private Migrations() {
     }
@@ -35,7 +35,7 @@ final class Migrations {
      * A fresh seed for a guest workload, from {@code -Dlivemig.it.seed} when set (to replay a
      * failure), printed so a failing run can be replayed.
      */
-    static long seed(String test) {
+    public static long seed(String test) {
         long seed = Long.getLong("livemig.it.seed", ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE));
         System.out.println(test + ": workload seed " + seed + " (replay with -Dlivemig.it.seed=" + seed + ")");
         return seed;
@@ -45,7 +45,7 @@ final class Migrations {
      * Arguments of a guest whose RAM (backend {@code mem0}) is the file {@code ramFile}, shared, so
      * the test reads guest memory as the file; {@code extra} follows.
      */
-    static String[] guest(Path ramFile, long sizeMiB, String... extra) {
+    public static String[] guest(Path ramFile, long sizeMiB, String... extra) {
         String size = sizeMiB + "M";
         List<String> a = new ArrayList<>(List.of(
                 "-machine", "none,memory-backend=mem0", "-m", size,
@@ -55,11 +55,11 @@ final class Migrations {
     }
 
     /** {@code -workload target=mem0,dirty-rate=RATE,pattern=random,seed=SEED}. */
-    static String[] workload(String dirtyRate, long seed) {
+    public static String[] workload(String dirtyRate, long seed) {
         return new String[]{"-workload", "target=mem0,dirty-rate=" + dirtyRate + ",pattern=random,seed=" + seed};
     }
 
-    static String[] concat(String[]... parts) {
+    public static String[] concat(String[]... parts) {
         List<String> all = new ArrayList<>();
         for (String[] p : parts) {
             all.addAll(List.of(p));
@@ -67,30 +67,30 @@ final class Migrations {
         return all.toArray(String[]::new);
     }
 
-    static Map<String, Object> queryMigrate(QmpClient qmp) {
+    public static Map<String, Object> queryMigrate(QmpClient qmp) {
         return qmp.executeForMap("query-migrate", Map.of());
     }
 
     /** The {@code status} of {@code query-migrate}, or {@code "none"} when it has none (QEMU omits it). */
-    static String migrationStatus(QmpClient qmp) {
+    public static String migrationStatus(QmpClient qmp) {
         Object s = queryMigrate(qmp).get("status");
         return s == null ? "none" : (String) s;
     }
 
     /** {@code query-status}'s {@code status}: the run state. */
-    static String runState(QmpClient qmp) {
+    public static String runState(QmpClient qmp) {
         return (String) qmp.executeForMap("query-status", Map.of()).get("status");
     }
 
     /** Polls {@code query-migrate} until its status is one of {@code statuses}; returns that reply. */
-    static Map<String, Object> awaitStatus(QmpClient qmp, Set<String> statuses, Duration timeout)
+    public static Map<String, Object> awaitStatus(QmpClient qmp, Set<String> statuses, Duration timeout)
             throws TimeoutException {
         return awaitMigrate(qmp, m -> statuses.contains(String.valueOf(m.getOrDefault("status", "none"))),
                 "migration status in " + statuses, timeout);
     }
 
     /** Polls {@code query-migrate} until {@code condition} holds; returns that reply. */
-    static Map<String, Object> awaitMigrate(QmpClient qmp, Predicate<Map<String, Object>> condition, String what,
+    public static Map<String, Object> awaitMigrate(QmpClient qmp, Predicate<Map<String, Object>> condition, String what,
                                             Duration timeout) throws TimeoutException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
@@ -107,7 +107,7 @@ final class Migrations {
 
     /** The {@code tcp:HOST:PORT} a destination started with {@code -incoming tcp:…:0} really listens on. */
     @SuppressWarnings("unchecked")
-    static String incomingTcpUri(QmpClient destination) {
+    public static String incomingTcpUri(QmpClient destination) {
         Map<String, Object> m = queryMigrate(destination);
         List<Map<String, Object>> addrs = (List<Map<String, Object>>) m.get("socket-address");
         if (addrs == null || addrs.isEmpty() || !"inet".equals(addrs.getFirst().get("type"))) {
@@ -118,7 +118,7 @@ final class Migrations {
     }
 
     /** A long number from a query-migrate map ({@code "ram"} sub-keys via {@link #ram}). */
-    static long num(Map<String, Object> m, String key) {
+    public static long num(Map<String, Object> m, String key) {
         Object v = m.get(key);
         if (!(v instanceof Number n)) {
             throw new AssertionError("query-migrate member '" + key + "' is not a number: " + v + " in " + m);
@@ -127,7 +127,7 @@ final class Migrations {
     }
 
     @SuppressWarnings("unchecked")
-    static Map<String, Object> ram(Map<String, Object> queryMigrate) {
+    public static Map<String, Object> ram(Map<String, Object> queryMigrate) {
         Object r = queryMigrate.get("ram");
         if (!(r instanceof Map)) {
             throw new AssertionError("query-migrate has no 'ram' object: " + queryMigrate);
@@ -136,7 +136,7 @@ final class Migrations {
     }
 
     /** Byte position of the first difference between two guest RAM files, -1 if they are equal. */
-    static long mismatch(Path a, Path b) {
+    public static long mismatch(Path a, Path b) {
         try {
             return Files.mismatch(a, b);
         } catch (IOException e) {
@@ -148,7 +148,7 @@ final class Migrations {
      * Waits until the guest RAM file {@code ram} differs from a copy taken now: proof that a vCPU
      * workload writes to it.
      */
-    static void awaitRamChanges(Path ram, Path snapshot, Duration timeout, String what)
+    public static void awaitRamChanges(Path ram, Path snapshot, Duration timeout, String what)
             throws IOException, TimeoutException {
         Files.copy(ram, snapshot, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         long deadline = System.nanoTime() + timeout.toNanos();
