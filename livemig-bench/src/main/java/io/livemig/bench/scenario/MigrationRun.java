@@ -19,7 +19,9 @@ import java.util.concurrent.locks.LockSupport;
  *   <li>Delete the destination's RAM file; start the destination ({@code -incoming
  *       tcp:127.0.0.1:PORT}) and the source, both paused and preallocated, and wait for QMP.
  *       The source's RAM file was filled once by the runner and is not changed by a paused guest.</li>
- *   <li>On the source, {@code migrate-set-parameters max-bandwidth} = {@link #MAX_BANDWIDTH}.</li>
+ *   <li>On the source, {@code migrate-set-parameters max-bandwidth} = {@code --max-bandwidth}, 0 by
+ *       default: unlimited in livemig, and in QEMU 7.2 too ({@code qemu_file_rate_limit()} only
+ *       limits when {@code rate_limit_max > 0}; QEMU 8.1 named that {@code RATE_LIMIT_DISABLED}).</li>
  *   <li>Sample both processes' CPU time, then send {@code migrate} and start the clock.</li>
  *   <li>Poll the destination's {@code query-migrate} every {@link #POLL_NANOS} until
  *       {@code completed} (the source every tenth poll, to see a failure early); stop the clock.</li>
@@ -29,13 +31,6 @@ import java.util.concurrent.locks.LockSupport;
  */
 final class MigrationRun {
 
-    /**
-     * max-bandwidth for both engines: 100 GB/s, beyond any loopback, rather than 0. livemig
-     * reads 0 as unlimited; QEMU 7.2 has no such meaning for 0 in {@code migrate-set-parameters}
-     * (8.1 added {@code RATE_LIMIT_DISABLED}), so the one value that means "unlimited" to both is
-     * a huge one.
-     */
-    static final long MAX_BANDWIDTH = 100_000_000_000L;
     static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
     private static final int START_ATTEMPTS = 3;
 
@@ -72,7 +67,7 @@ final class MigrationRun {
             src = GuestProcess.launch(tag + "-src", impl.command(options, srcRam,
                     options.dir().resolve(tag + "-src.sock"), -1), options.dir().resolve(tag + "-src.log"));
             src.awaitQmp(options.dir().resolve(tag + "-src.sock"));
-            src.qmp().execute("migrate-set-parameters", Map.of("max-bandwidth", MAX_BANDWIDTH));
+            src.qmp().execute("migrate-set-parameters", Map.of("max-bandwidth", options.maxBandwidth()));
 
             long srcCpu0 = ProcStats.cpuNanos(src.pid());
             long dstCpu0 = ProcStats.cpuNanos(dst.pid());

@@ -130,7 +130,7 @@ public record Report(ScenarioOptions options, List<RunResult> runs, Map<String, 
         root.put("guest_ram_bytes", options.size());
         root.put("runs_per_implementation", options.runs());
         root.put("channels", options.channels());
-        root.put("max_bandwidth", MigrationRun.MAX_BANDWIDTH);
+        root.put("max_bandwidth", options.maxBandwidth());
         root.put("load_before", loadBefore);
         root.put("load_after", loadAfter);
         root.put("qemu_version", qemuVersion);

@@ -24,9 +24,11 @@ import java.util.Locale;
  * @param livemigJar   the shaded {@code livemig.jar}
  * @param loopbackSize bytes moved by one loopback ceiling measurement
  * @param timeoutS     longest wait for one migration, seconds
+ * @param maxBandwidth {@code max-bandwidth} set on both sources, bytes/s; 0 = unlimited
  */
 public record ScenarioOptions(long size, List<RamContent> contents, int runs, boolean qemu, int channels,
-                              Path dir, Path out, Path livemigJar, long loopbackSize, int timeoutS) {
+                              Path dir, Path out, Path livemigJar, long loopbackSize, int timeoutS,
+                              long maxBandwidth) {
 
     static final String USAGE = """
             usage: bin/bench [options]
@@ -40,6 +42,8 @@ public record ScenarioOptions(long size, List<RamContent> contents, int runs, bo
               --livemig-jar JAR      livemig-cli/target/livemig.jar (default: that path under the cwd)
               --loopback-size SIZE   bytes per loopback ceiling measurement (default 1G)
               --timeout-s N          longest wait for one migration, seconds (default 120)
+              --max-bandwidth BYTES  max-bandwidth on both sources (default 0: unlimited in
+                                     livemig and in QEMU 7.2 alike)
             """;
 
     /** Parses {@code args}; throws {@link IllegalArgumentException} naming the option, the value and the rule. */
@@ -54,6 +58,7 @@ public record ScenarioOptions(long size, List<RamContent> contents, int runs, bo
         Path jar = Path.of(System.getProperty("livemig.jar", "livemig-cli/target/livemig.jar"));
         long loopback = 1L << 30;
         int timeout = 120;
+        long maxBandwidth = 0;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
@@ -67,6 +72,7 @@ public record ScenarioOptions(long size, List<RamContent> contents, int runs, bo
                 case "--livemig-jar" -> jar = Path.of(value(args, ++i, a));
                 case "--loopback-size" -> loopback = parseSize(a, value(args, ++i, a));
                 case "--timeout-s" -> timeout = parseInt(a, value(args, ++i, a), 1, 3600);
+                case "--max-bandwidth" -> maxBandwidth = parseBandwidth(a, value(args, ++i, a));
                 default -> throw new IllegalArgumentException("unknown option '" + a + "'\n" + USAGE);
             }
         }
@@ -89,7 +95,8 @@ public record ScenarioOptions(long size, List<RamContent> contents, int runs, bo
         if (out == null) {
             out = dir.resolve("bench-result.json");
         }
-        return new ScenarioOptions(size, contents, runs, qemu, channels, dir, out, jar.toAbsolutePath(), loopback, timeout);
+        return new ScenarioOptions(size, contents, runs, qemu, channels, dir, out, jar.toAbsolutePath(), loopback, timeout,
+                maxBandwidth);
     }
 
     /** The size as QEMU's {@code -m} and {@code size=} take it: bytes with a unit suffix when exact. */
@@ -133,6 +140,10 @@ public record ScenarioOptions(long size, List<RamContent> contents, int runs, bo
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException(option + " must be a positive size like 64M or 1G, got '" + v + "'", e);
         }
+    }
+
+    private static long parseBandwidth(String option, String v) {
+        return v.trim().equals("0") ? 0 : parseSize(option, v);
     }
 
     private static int parseInt(String option, String v, int min, int max) {
