@@ -94,7 +94,7 @@ final class MigrationRun {
                 error = "the source sent " + normal + " normal + " + zero + " zero pages, fewer than the guest's " + pages;
             }
             return new RunResult(impl, content, n, error == null, error, (t1 - t0) / 1e9,
-                    number(info, "downtime"), number(ram, "transferred"), normal, zero,
+                    number(info, "downtime"), number(info, "total-time"), number(ram, "transferred"), normal, zero,
                     (srcCpu1 - srcCpu0) / 1e9, (dstCpu1 - dstCpu0) / 1e9, srcRss, dstRss);
         } catch (IOException | TimeoutException | RuntimeException e) {
             String where = "";

@@ -40,6 +40,7 @@ public record Report(ScenarioOptions options, List<RunResult> runs, Map<String, 
         return List.of(
                 new Figure("seconds", "time migrate -> dst completed (s)", RunResult::seconds),
                 new Figure("downtime_ms", "downtime, source (ms)", RunResult::downtimeMs),
+                new Figure("src_total_ms", "total-time, source (ms)", RunResult::srcTotalMs),
                 new Figure("wire_mib", "bytes on the wire (MiB)", r -> r.wireBytes() / MIB),
                 new Figure("wire_mb_per_s", "throughput, wire (MB/s)", r -> r.throughput() / 1e6),
                 new Figure("ram_gib_per_s", "guest RAM moved (GiB/s)", r -> gib / r.seconds()),
@@ -91,7 +92,7 @@ public record Report(ScenarioOptions options, List<RunResult> runs, Map<String, 
             Stat lb = Stat.ofValues(loopback.getOrDefault(c.label(), List.of()).stream().mapToDouble(d -> d / 1e6).toArray());
             Stat lt = Stat.of(lm, r -> r.throughput() / 1e6);
             b.append(String.format(Locale.ROOT, "%-36s %-26s%n", "loopback TCP ceiling (MB/s)", fmt(lb)));
-            b.append(String.format(Locale.ROOT, "%-36s %.0f %%", "livemig wire throughput / loopback", 100 * lt.median() / lb.median()));
+            b.append(String.format(Locale.ROOT, "%-36s %.0f %%", "wire throughput / loopback, livemig", 100 * lt.median() / lb.median()));
             if (options.qemu()) {
                 Stat qt = Stat.of(qm, r -> r.throughput() / 1e6);
                 b.append(String.format(Locale.ROOT, "   (QEMU %.0f %%)", 100 * qt.median() / lb.median()));
@@ -164,6 +165,7 @@ public record Report(ScenarioOptions options, List<RunResult> runs, Map<String, 
         m.put("error", r.error());
         m.put("seconds", nan(r.seconds()));
         m.put("downtime_ms", nan(r.downtimeMs()));
+        m.put("src_total_ms", nan(r.srcTotalMs()));
         m.put("wire_bytes", r.wireBytes());
         m.put("normal_pages", r.normalPages());
         m.put("zero_pages", r.zeroPages());

@@ -11,6 +11,7 @@ package io.livemig.bench.scenario;
  * @param error          why not, or null
  * @param seconds        from the {@code migrate} command to the destination's {@code completed}
  * @param downtimeMs     the source's {@code downtime} from {@code query-migrate}
+ * @param srcTotalMs     the source's {@code total-time}: migrate to the source's {@code completed}
  * @param wireBytes      the source's {@code ram.transferred}
  * @param normalPages    the source's {@code ram.normal} (pages sent whole)
  * @param zeroPages      the source's {@code ram.duplicate} (zero pages)
@@ -20,11 +21,11 @@ package io.livemig.bench.scenario;
  * @param dstPeakRss     destination VmHWM at the end, bytes
  */
 public record RunResult(Implementation implementation, RamContent content, int run, boolean ok, String error,
-                        double seconds, double downtimeMs, long wireBytes, long normalPages, long zeroPages,
+                        double seconds, double downtimeMs, double srcTotalMs, long wireBytes, long normalPages, long zeroPages,
                         double srcCpuSeconds, double dstCpuSeconds, long srcPeakRss, long dstPeakRss) {
 
     static RunResult failed(Implementation impl, RamContent content, int run, String error) {
-        return new RunResult(impl, content, run, false, error, Double.NaN, Double.NaN, -1, -1, -1,
+        return new RunResult(impl, content, run, false, error, Double.NaN, Double.NaN, Double.NaN, -1, -1, -1,
                 Double.NaN, Double.NaN, -1, -1);
     }
 
