@@ -85,7 +85,9 @@ public record Report(ScenarioOptions options, List<RunResult> runs, Map<String, 
                 b.append(String.format(Locale.ROOT, "%-36s %-26s", f.title(), fmt(l)));
                 if (options.qemu()) {
                     Stat q = Stat.of(qm, f.value());
-                    b.append(String.format(Locale.ROOT, " %-26s %.2f", fmt(q), l.ratio(q)));
+                    double ratio = l.ratio(q);
+                    b.append(String.format(Locale.ROOT, " %-26s %s", fmt(q),
+                            Double.isFinite(ratio) ? String.format(Locale.ROOT, "%.2f", ratio) : "-"));
                 }
                 b.append('\n');
             }
