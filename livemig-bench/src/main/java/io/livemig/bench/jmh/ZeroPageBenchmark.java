@@ -21,7 +21,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Zero-page detection over 16 MiB of pages (more than the caches, as guest RAM is):
+ * Zero-page detection over 16 MiB of pages (beyond L2; guest RAM is beyond every cache):
  * {@code MemorySegment.mismatch} against a zero page, as the RAM saver does it, versus a plain
  * loop over longs that stops at the first non-zero one. One operation is one page.
  *
