@@ -37,6 +37,10 @@ public final class ScenarioRunner {
     }
 
     public static void main(String[] args) {
+        if (args.length == 1 && (args[0].equals("--help") || args[0].equals("-h"))) {
+            System.out.print(ScenarioOptions.USAGE);
+            return;
+        }
         ScenarioOptions options;
         try {
             options = ScenarioOptions.parse(args);
