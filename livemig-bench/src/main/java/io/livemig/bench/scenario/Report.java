@@ -1,0 +1,193 @@
+package io.livemig.bench.scenario;
+
+import tools.jackson.databind.SerializationFeature;
+import tools.jackson.databind.json.JsonMapper;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * The runner's results: every run, and per scenario the median and min–max of each figure per
+ * implementation with the ratio livemig / QEMU of the medians; printed as a table and written
+ * as JSON.
+ *
+ * @param options      what was run
+ * @param runs         every run, in the order run
+ * @param loopback     loopback ceiling measurements, bytes/s, per scenario label
+ * @param loadBefore   {@code /proc/loadavg} when the runner started
+ * @param loadAfter    {@code /proc/loadavg} when it finished
+ * @param qemuVersion  QEMU's {@code query-version} as text, or null without QEMU
+ */
+public record Report(ScenarioOptions options, List<RunResult> runs, Map<String, List<Double>> loopback,
+                     String loadBefore, String loadAfter, String qemuVersion) {
+
+    private static final double MIB = 1 << 20;
+
+    /** A figure of a run, its name and unit. */
+    record Figure(String key, String title, ToDoubleFunction<RunResult> value) {
+    }
+
+    /** The figures, in table order; {@code ramBytes} is the guest RAM size. */
+    static List<Figure> figures(long ramBytes) {
+        double gib = ramBytes / (double) (1L << 30);
+        return List.of(
+                new Figure("seconds", "time migrate -> dst completed (s)", RunResult::seconds),
+                new Figure("downtime_ms", "downtime, source (ms)", RunResult::downtimeMs),
+                new Figure("src_total_ms", "total-time, source (ms)", RunResult::srcTotalMs),
+                new Figure("wire_mib", "bytes on the wire (MiB)", r -> r.wireBytes() / MIB),
+                new Figure("wire_mb_per_s", "throughput, wire (MB/s)", r -> r.throughput() / 1e6),
+                new Figure("ram_gib_per_s", "guest RAM moved (GiB/s)", r -> gib / r.seconds()),
+                new Figure("src_cpu_s", "CPU source (s)", RunResult::srcCpuSeconds),
+                new Figure("dst_cpu_s", "CPU destination (s)", RunResult::dstCpuSeconds),
+                new Figure("src_cpu_s_per_gib", "CPU source (s/GiB)", r -> r.srcCpuSeconds() / gib),
+                new Figure("dst_cpu_s_per_gib", "CPU destination (s/GiB)", r -> r.dstCpuSeconds() / gib),
+                new Figure("src_peak_rss_mib", "peak RSS source (MiB)", r -> r.srcPeakRss() / MIB),
+                new Figure("dst_peak_rss_mib", "peak RSS destination (MiB)", r -> r.dstPeakRss() / MIB),
+                new Figure("src_rss_beyond_ram_mib", "RSS beyond guest RAM, source (MiB)", r -> (r.srcPeakRss() - ramBytes) / MIB),
+                new Figure("dst_rss_beyond_ram_mib", "RSS beyond guest RAM, dst (MiB)", r -> (r.dstPeakRss() - ramBytes) / MIB));
+    }
+
+    List<RunResult> runsOf(Implementation impl, RamContent content) {
+        return runs.stream().filter(r -> r.implementation() == impl && r.content() == content).toList();
+    }
+
+    /** The table of every scenario, and the failures. */
+    String text() {
+        StringBuilder b = new StringBuilder();
+        b.append(String.format(Locale.ROOT, "%nguest RAM %s, %d run(s) per implementation, %d channel(s); load before %s, after %s%n",
+                SizeFormat.human(options.size()), options.runs(), options.channels(), loadBefore, loadAfter));
+        if (qemuVersion != null) {
+            b.append("QEMU ").append(qemuVersion).append('\n');
+        }
+        for (RamContent c : options.contents()) {
+            List<RunResult> lm = runsOf(Implementation.LIVEMIG, c);
+            List<RunResult> qm = runsOf(Implementation.QEMU, c);
+            b.append(String.format(Locale.ROOT, "%n== %s %s: livemig %d/%d verified", c.label(), SizeFormat.human(options.size()),
+                    ok(lm), lm.size()));
+            if (options.qemu()) {
+                b.append(String.format(Locale.ROOT, ", QEMU %d/%d verified", ok(qm), qm.size()));
+            }
+            b.append(" ==\n");
+            b.append(String.format(Locale.ROOT, "%-36s %-26s", "figure", "livemig median [min-max]"));
+            if (options.qemu()) {
+                b.append(String.format(Locale.ROOT, " %-26s %s", "QEMU median [min-max]", "livemig/QEMU"));
+            }
+            b.append('\n');
+            for (Figure f : figures(options.size())) {
+                Stat l = Stat.of(lm, f.value());
+                b.append(String.format(Locale.ROOT, "%-36s %-26s", f.title(), fmt(l)));
+                if (options.qemu()) {
+                    Stat q = Stat.of(qm, f.value());
+                    double ratio = l.ratio(q);
+                    b.append(String.format(Locale.ROOT, " %-26s %s", fmt(q),
+                            Double.isFinite(ratio) ? String.format(Locale.ROOT, "%.2f", ratio) : "-"));
+                }
+                b.append('\n');
+            }
+            Stat lb = Stat.ofValues(loopback.getOrDefault(c.label(), List.of()).stream().mapToDouble(d -> d / 1e6).toArray());
+            Stat lt = Stat.of(lm, r -> r.throughput() / 1e6);
+            b.append(String.format(Locale.ROOT, "%-36s %-26s%n", "loopback TCP ceiling (MB/s)", fmt(lb)));
+            b.append(String.format(Locale.ROOT, "%-36s %.0f %%", "wire throughput / loopback, livemig", 100 * lt.median() / lb.median()));
+            if (options.qemu()) {
+                Stat qt = Stat.of(qm, r -> r.throughput() / 1e6);
+                b.append(String.format(Locale.ROOT, "   (QEMU %.0f %%)", 100 * qt.median() / lb.median()));
+            }
+            b.append('\n');
+        }
+        List<RunResult> failed = runs.stream().filter(r -> !r.ok()).toList();
+        if (!failed.isEmpty()) {
+            b.append("\nFAILED runs:\n");
+            for (RunResult r : failed) {
+                b.append(String.format(Locale.ROOT, "  %s %s #%d: %s%n", r.implementation().label(), r.content().label(), r.run(), r.error()));
+            }
+        }
+        return b.toString();
+    }
+
+    private static int ok(List<RunResult> runs) {
+        return (int) runs.stream().filter(RunResult::ok).count();
+    }
+
+    private static String fmt(Stat s) {
+        if (s.n() == 0) {
+            return "-";
+        }
+        return String.format(Locale.ROOT, "%s [%s-%s]", num(s.median()), num(s.min()), num(s.max()));
+    }
+
+    private static String num(double v) {
+        double a = Math.abs(v);
+        return String.format(Locale.ROOT, a >= 100 ? "%.0f" : a >= 10 ? "%.1f" : a >= 1 ? "%.2f" : "%.3f", v);
+    }
+
+    /** The whole report as a JSON tree of maps and lists. */
+    Map<String, Object> json() {
+        Map<String, Object> root = new LinkedHashMap<>();
+        root.put("guest_ram_bytes", options.size());
+        root.put("runs_per_implementation", options.runs());
+        root.put("channels", options.channels());
+        root.put("max_bandwidth", options.maxBandwidth());
+        root.put("load_before", loadBefore);
+        root.put("load_after", loadAfter);
+        root.put("qemu_version", qemuVersion);
+        List<Object> scenarios = new ArrayList<>();
+        for (RamContent c : options.contents()) {
+            Map<String, Object> s = new LinkedHashMap<>();
+            s.put("content", c.label());
+            s.put("loopback_bytes_per_s", loopback.getOrDefault(c.label(), List.of()));
+            for (Implementation impl : Implementation.values()) {
+                List<RunResult> rs = runsOf(impl, c);
+                if (rs.isEmpty()) {
+                    continue;
+                }
+                Map<String, Object> figs = new LinkedHashMap<>();
+                for (Figure f : figures(options.size())) {
+                    Stat st = Stat.of(rs, f.value());
+                    figs.put(f.key(), Map.of("median", nan(st.median()), "min", nan(st.min()), "max", nan(st.max()), "n", st.n()));
+                }
+                s.put(impl.name().toLowerCase(Locale.ROOT), Map.of("summary", figs, "runs", rs.stream().map(Report::runJson).toList()));
+            }
+            scenarios.add(s);
+        }
+        root.put("scenarios", scenarios);
+        return root;
+    }
+
+    private static Map<String, Object> runJson(RunResult r) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("run", r.run());
+        m.put("ok", r.ok());
+        m.put("error", r.error());
+        m.put("seconds", nan(r.seconds()));
+        m.put("downtime_ms", nan(r.downtimeMs()));
+        m.put("src_total_ms", nan(r.srcTotalMs()));
+        m.put("wire_bytes", r.wireBytes());
+        m.put("normal_pages", r.normalPages());
+        m.put("zero_pages", r.zeroPages());
+        m.put("src_cpu_s", nan(r.srcCpuSeconds()));
+        m.put("dst_cpu_s", nan(r.dstCpuSeconds()));
+        m.put("src_peak_rss_bytes", r.srcPeakRss());
+        m.put("dst_peak_rss_bytes", r.dstPeakRss());
+        return m;
+    }
+
+    private static Object nan(double v) {
+        return Double.isNaN(v) ? null : v;
+    }
+
+    void writeJson(Path file) throws IOException {
+        Path parent = file.toAbsolutePath().getParent();
+        if (parent != null) {
+            Files.createDirectories(parent);
+        }
+        JsonMapper mapper = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
+        Files.writeString(file, mapper.writeValueAsString(json()));
+    }
+}
