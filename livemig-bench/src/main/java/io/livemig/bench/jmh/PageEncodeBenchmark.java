@@ -67,7 +67,8 @@ public class PageEncodeBenchmark {
                 block.writeLong(off + i, rnd.nextLong());
             }
         }
-        device = new RamDevice(memory, new MigrationStats(), pass -> { }, () -> false);
+        device = new RamDevice(memory, new MigrationStats(), pass -> { }, () -> false,
+                new io.livemig.savevm.MigrationCapabilities(), new io.livemig.savevm.MigrationParameters());
         out = new MigrationOutput(new NullChannel());
     }
 
