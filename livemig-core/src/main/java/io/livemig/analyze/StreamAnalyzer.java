@@ -1,6 +1,7 @@
 package io.livemig.analyze;
 
 import io.livemig.devices.block.BlockRecordDescriptor;
+import io.livemig.devices.vfio.VfioStreamDescriptor;
 import io.livemig.devices.ram.RamRecordDescriptor;
 import io.livemig.guest.PageSize;
 import io.livemig.stream.CommandDescriptor;
@@ -123,6 +124,8 @@ public final class StreamAnalyzer {
             counts = ram(in);
         } else if (h.idstr().equals(BlockRecordDescriptor.IDSTR)) {
             counts = block(in);
+        } else if (h.idstr().endsWith(VfioStreamDescriptor.IDSTR_SUFFIX) && type != SectionType.SECTION_FULL) {
+            counts = vfio(in);
         } else if (type == SectionType.SECTION_FULL) {
             Integer size = fullSizes.get(h.idstr() + "/" + h.instanceId());
             if (size == null) {
@@ -174,6 +177,36 @@ public final class StreamAnalyzer {
                 normal++;
             } else {
                 throw new StreamException(String.format("ram record flags 0x%x not understood", flags));
+            }
+        }
+    }
+
+    /**
+     * Counts a VFIO iterative section's DATA records and bytes until END_OF_STATE, or until
+     * DEV_INIT_DATA_SENT, which ends a payload too (QEMU's vfio_load_state).
+     */
+    private static Map<String, Long> vfio(MigrationInput in) throws IOException {
+        long records = 0;
+        long bytes = 0;
+        while (true) {
+            long marker = in.getBe64();
+            if (marker == VfioStreamDescriptor.END_OF_STATE || marker == VfioStreamDescriptor.DEV_INIT_DATA_SENT) {
+                Map<String, Long> m = new LinkedHashMap<>();
+                m.put("data-records", records);
+                m.put("data-bytes", bytes);
+                m.put("init-data-sent", marker == VfioStreamDescriptor.DEV_INIT_DATA_SENT ? 1L : 0L);
+                return m;
+            }
+            if (marker == VfioStreamDescriptor.DEV_DATA_STATE) {
+                long size = in.getBe64();
+                if (size < 0 || size > VfioStreamDescriptor.DATA_BUFFER_SIZE) {
+                    throw new StreamException("vfio DATA size " + size + " over " + VfioStreamDescriptor.DATA_BUFFER_SIZE);
+                }
+                in.skip(size);
+                records++;
+                bytes += size;
+            } else if (marker != VfioStreamDescriptor.DEV_SETUP_STATE) {
+                throw new StreamException(String.format("vfio marker 0x%x not understood in an iterative section", marker));
             }
         }
     }

@@ -50,7 +50,7 @@ public final class RamDevice implements SaveStateHandler {
     @Override
     public void saveSetup(MigrationOutput out) {
         saver = new RamSaver(memory, stats, events, caps.has(Capability.XBZRLE) ? params.xbzrleCacheSize() : 0);
-        saver.setup(out);
+        saver.setup(out, guestRunning.getAsBoolean());
     }
 
     @Override

@@ -91,7 +91,7 @@ final class RamSaver {
     }
 
     /** Setup payload: bitmaps all ones, dirty logs emptied, then the MEM_SIZE block list and EOS. */
-    void setup(MigrationOutput out) {
+    void setup(MigrationOutput out, boolean guestRunning) {
         dirtyPages = 0;
         for (MigrationBitmap m : maps) {
             dirtyPages += m.setAll();
@@ -111,7 +111,13 @@ final class RamSaver {
             out.putBe64(maps.get(i).block.size());
         }
         out.putBe64(RamRecordDescriptor.FLAG_EOS);
-        stats.ramTransferred += out.transferred() - before;
+        long bytes = out.transferred() - before;
+        stats.ramTransferred += bytes;
+        if (guestRunning) {
+            stats.precopyBytes += bytes;
+        } else {
+            stats.downtimeBytes += bytes;
+        }
     }
 
     /** One PART payload; returns 1 when no page was dirty, else 0. */
