@@ -379,6 +379,12 @@ public final class MigrationSource implements Runnable {
     }
 
     private void fail(Throwable t) {
+        if (guestStopped) {
+            // nothing is lost: the guest resumes as it was before switchover, and it does so before
+            // the status says failed or cancelled, so whoever sees the end sees the guest restored
+            s.gate().set(stateBeforeStop);
+            guestStopped = false;
+        }
         MigrationStatus now = s.state().status();
         if (now == MigrationStatus.CANCELLING) {
             s.state().transition(MigrationStatus.CANCELLING, MigrationStatus.CANCELLED);
@@ -390,11 +396,6 @@ public final class MigrationSource implements Runnable {
             if (s.state().transitionFromAny(MigrationStatus.FAILED) == null && s.state().status() == MigrationStatus.CANCELLING) {
                 s.state().transition(MigrationStatus.CANCELLING, MigrationStatus.CANCELLED);
             }
-        }
-        if (guestStopped) {
-            // nothing is lost: the guest resumes as it was before switchover
-            s.gate().set(stateBeforeStop);
-            guestStopped = false;
         }
         if (t instanceof InterruptedException) {
             Thread.currentThread().interrupt();
