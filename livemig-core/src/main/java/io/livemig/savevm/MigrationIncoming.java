@@ -25,6 +25,11 @@ import java.util.function.BooleanSupplier;
  * never starts (it stays {@code inmigrate}), SHUT(1) goes back if the return path is open, and
  * the status is {@code failed} with the error kept for {@code query-migrate}.
  *
+ * <p>A source that stops sending mid-stream cannot hang the destination: once connected, a
+ * {@link StallWatchdog} closes the channel when a read has received nothing for
+ * {@code x-stall-timeout} ms (the destination's own parameter). Waiting for the source to connect
+ * has no bound.
+ *
  * <p>Threading: one incoming thread owns the channel and the handlers' load hooks; {@link #cancel()}
  * closes the listener and channel from another thread to unblock it.
  */
@@ -34,7 +39,8 @@ public final class MigrationIncoming implements Runnable {
 
     /** What an incoming migration needs from its guest. */
     public record Setup(HandlerRegistry registry, RunStateGate gate, GlobalState globalState, String machine,
-                        BooleanSupplier autostart, MigrationCapabilities caps, MigrationStats stats,
+                        BooleanSupplier autostart, MigrationCapabilities caps, MigrationParameters params,
+                        MigrationStats stats,
                         MigrationStateMachine state, MigrationEvents events) {
     }
 
@@ -42,6 +48,7 @@ public final class MigrationIncoming implements Runnable {
     private final IncomingListener listener;
     private volatile MigrationChannel channel;
     private volatile String errorDesc;
+    private StallWatchdog watchdog;
     private Thread thread;
 
     private MigrationIncoming(Setup setup, IncomingListener listener) {
@@ -80,10 +87,20 @@ public final class MigrationIncoming implements Runnable {
         try {
             channel = listener.accept();
             listener.close();
+            // x-stall-timeout counts only from the connection on: waiting for a source to
+            // connect is not a stall (QEMU waits forever, and so do we)
+            MigrationChannel ch = channel;
+            watchdog = new StallWatchdog(s.params()::stallTimeoutMs, () -> {
+                try {
+                    ch.close();
+                } catch (IOException e) {
+                    LOG.debug("closing a stalled channel", e);
+                }
+            }).start("incoming stall watchdog");
             s.stats().reset(System.currentTimeMillis());
             s.state().transition(MigrationStatus.SETUP, MigrationStatus.ACTIVE);
             s.globalState().resetReceived();
-            MigrationInput in = new MigrationInput(channel.in());
+            MigrationInput in = new MigrationInput(watchdog.watch(channel.in()));
             loader = new SavevmLoader(s.registry(), s.caps(), s.machine(), channel.supportsReturnPath() ? channel.out() : null);
             loader.load(in);
             finishLoad();
@@ -91,11 +108,17 @@ public final class MigrationIncoming implements Runnable {
             s.state().transition(MigrationStatus.ACTIVE, MigrationStatus.COMPLETED);
             sendShut(loader, 0);
         } catch (Throwable t) {
-            errorDesc = "load of migration failed: " + (t.getMessage() != null ? t.getMessage() : t.toString());
+            StallWatchdog w = watchdog;
+            String why = w != null && w.fired() ? w.message() + " (no data from the source)"
+                    : t.getMessage() != null ? t.getMessage() : t.toString();
+            errorDesc = "load of migration failed: " + why;
             LOG.warn("{}", errorDesc, t);
             s.state().transitionFromAny(MigrationStatus.FAILED);
             sendShut(loader, 1);
         } finally {
+            if (watchdog != null) {
+                watchdog.close();
+            }
             for (SaveStateEntry e : s.registry().entries()) {
                 e.handler().loadCleanup();
             }

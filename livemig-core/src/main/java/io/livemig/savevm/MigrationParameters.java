@@ -17,6 +17,12 @@ public final class MigrationParameters {
     /** QEMU's {@code DEFAULT_MIGRATE_XBZRLE_CACHE_SIZE}: 64 MiB. */
     public static final long DEFAULT_XBZRLE_CACHE_SIZE = 64L << 20;
 
+    /** livemig's default {@code x-stall-timeout}: 30 s without a byte moving fails the migration. */
+    public static final long DEFAULT_STALL_TIMEOUT_MS = 30_000;
+    /** {@code x-stall-timeout} bounds: 0 = off, else 100 ms .. 24 h. */
+    public static final long MIN_STALL_TIMEOUT_MS = 100;
+    public static final long MAX_STALL_TIMEOUT_MS = 86_400_000;
+
     /** bytes; a power of two, at least a page; taken when a migration starts */
     private volatile long xbzrleCacheSize = DEFAULT_XBZRLE_CACHE_SIZE;
     /** bytes per second; 0 = unlimited */
@@ -27,6 +33,16 @@ public final class MigrationParameters {
     private volatile long availSwitchoverBandwidth;
     /** how a pass shares the stream among iterative devices; taken when a migration starts */
     private volatile IterationPolicy iteratePolicy = IterationPolicy.FAIR;
+    /** ms a read or write may block without moving a byte before the migration fails; 0 = never */
+    private volatile long stallTimeoutMs = DEFAULT_STALL_TIMEOUT_MS;
+
+    public long stallTimeoutMs() {
+        return stallTimeoutMs;
+    }
+
+    public void stallTimeoutMs(long ms) {
+        this.stallTimeoutMs = ms;
+    }
 
     public long xbzrleCacheSize() {
         return xbzrleCacheSize;

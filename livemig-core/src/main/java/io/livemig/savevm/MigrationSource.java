@@ -49,7 +49,9 @@ import java.util.concurrent.locks.LockSupport;
  * QEMU's does.
  *
  * <p>Failure and cancel: whatever happens, the guest goes back to the run state it had before the
- * switchover and keeps its memory; only the channel is lost.
+ * switchover and keeps its memory; only the channel is lost. A destination that stops reading
+ * cannot hang the source: a {@link StallWatchdog} closes the channel once a write has moved no
+ * byte for {@code x-stall-timeout} ms, and the migration fails with "migration stalled: …".
  *
  * <p>Threading: this object is owned by its thread. Other threads call only {@link #cancel()}
  * (status CAS + closing the channel to unblock I/O + unpark) and read the stats.
@@ -78,6 +80,7 @@ public final class MigrationSource implements Runnable {
     private volatile String errorDesc;
 
     private MigrationOutput out;
+    private StallWatchdog watchdog;
     private volatile ReturnPathReader returnPath;
     private List<SaveStateEntry> iterative;
     private RateLimiter rate;
@@ -168,7 +171,11 @@ public final class MigrationSource implements Runnable {
         if (s.state().status() != MigrationStatus.SETUP) {
             throw new MigrationException("migration cancelled during setup");
         }
-        out = new MigrationOutput(channel.out());
+        // x-stall-timeout: a destination that stops reading blocks our writes forever; the
+        // watchdog closes the channel (as cancel does) once a write moved nothing for that long
+        MigrationChannel ch = channel;
+        watchdog = new StallWatchdog(s.params()::stallTimeoutMs, () -> closeQuietly(ch)).start("migration stall watchdog");
+        out = new MigrationOutput(watchdog.watch(channel.out()));
         rate = new RateLimiter(out::transferred, s.params().maxBandwidth());
         if (s.caps().has(Capability.RETURN_PATH)) {
             if (!channel.supportsReturnPath()) {
@@ -295,6 +302,10 @@ public final class MigrationSource implements Runnable {
             st.expectedDowntimeMs = (long) (lastPending / expectedBwPerMs);
         }
         st.totalTimeMs = System.currentTimeMillis() - st.startTimeMs;
+        // what a window produced goes on the wire by the window's end instead of waiting in the
+        // 4 MiB buffer: at a low max-bandwidth the buffer would otherwise hold seconds of stream,
+        // and the destination's x-stall-timeout would see a silent source
+        out.flush();
         rate.startWindow(now);
         iterationStartNanos = now;
         iterationInitialBytes = out.transferred();
@@ -368,20 +379,23 @@ public final class MigrationSource implements Runnable {
     }
 
     private void fail(Throwable t) {
+        if (guestStopped) {
+            // nothing is lost: the guest resumes as it was before switchover, and it does so before
+            // the status says failed or cancelled, so whoever sees the end sees the guest restored
+            s.gate().set(stateBeforeStop);
+            guestStopped = false;
+        }
         MigrationStatus now = s.state().status();
         if (now == MigrationStatus.CANCELLING) {
             s.state().transition(MigrationStatus.CANCELLING, MigrationStatus.CANCELLED);
         } else {
-            errorDesc = t.getMessage() != null ? t.getMessage() : t.toString();
+            StallWatchdog w = watchdog;
+            errorDesc = w != null && w.fired() ? w.message()
+                    : t.getMessage() != null ? t.getMessage() : t.toString();
             LOG.warn("migration failed: {}", errorDesc, t);
             if (s.state().transitionFromAny(MigrationStatus.FAILED) == null && s.state().status() == MigrationStatus.CANCELLING) {
                 s.state().transition(MigrationStatus.CANCELLING, MigrationStatus.CANCELLED);
             }
-        }
-        if (guestStopped) {
-            // nothing is lost: the guest resumes as it was before switchover
-            s.gate().set(stateBeforeStop);
-            guestStopped = false;
         }
         if (t instanceof InterruptedException) {
             Thread.currentThread().interrupt();
@@ -389,6 +403,9 @@ public final class MigrationSource implements Runnable {
     }
 
     private void cleanup() {
+        if (watchdog != null) {
+            watchdog.close();
+        }
         if (entries != null) {
             for (SaveStateEntry e : entries) {
                 try {
@@ -408,6 +425,14 @@ public final class MigrationSource implements Runnable {
         }
         s.stats().totalTimeMs = System.currentTimeMillis() - s.stats().startTimeMs;
         s.events().migrationFinished();
+    }
+
+    private static void closeQuietly(MigrationChannel ch) {
+        try {
+            ch.close();
+        } catch (IOException e) {
+            LOG.debug("closing a stalled channel", e);
+        }
     }
 
     private void closeChannel() {

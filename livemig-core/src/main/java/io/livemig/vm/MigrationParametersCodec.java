@@ -31,6 +31,7 @@ final class MigrationParametersCodec {
         m.put("xbzrle-cache-size", p.xbzrleCacheSize());
         m.put("avail-switchover-bandwidth", p.availSwitchoverBandwidth());
         m.put("x-iterate-policy", p.iteratePolicy().qapiName());
+        m.put("x-stall-timeout", p.stallTimeoutMs());
         return m;
     }
 
@@ -41,6 +42,7 @@ final class MigrationParametersCodec {
         Long avail = null;
         Long cacheSize = null;
         IterationPolicy policy = null;
+        Long stall = null;
         for (Map.Entry<String, Object> e : args.entrySet()) {
             switch (e.getKey()) {
                 case "max-bandwidth" -> maxBandwidth = uint64(e.getKey(), e.getValue());
@@ -71,6 +73,15 @@ final class MigrationParametersCodec {
                                 + "' (serial, all or fair)");
                     }
                 }
+                case "x-stall-timeout" -> {
+                    long v = uint64(e.getKey(), e.getValue());
+                    if (v != 0 && (v < MigrationParameters.MIN_STALL_TIMEOUT_MS || v > MigrationParameters.MAX_STALL_TIMEOUT_MS)) {
+                        throw VmCommandException.generic("Parameter 'x-stall-timeout' must be 0 (off) or "
+                                + MigrationParameters.MIN_STALL_TIMEOUT_MS + ".." + MigrationParameters.MAX_STALL_TIMEOUT_MS
+                                + " ms, got " + Long.toUnsignedString(v));
+                    }
+                    stall = v;
+                }
                 default -> throw VmCommandException.generic("Parameter '" + e.getKey() + "' is unexpected");
             }
         }
@@ -88,6 +99,9 @@ final class MigrationParametersCodec {
         }
         if (policy != null) {
             p.iteratePolicy(policy);
+        }
+        if (stall != null) {
+            p.stallTimeoutMs(stall);
         }
     }
 

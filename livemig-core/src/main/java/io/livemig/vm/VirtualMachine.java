@@ -80,6 +80,8 @@ public final class VirtualMachine implements AutoCloseable {
     private volatile MigrationSource source;
     private volatile MigrationIncoming incoming;
     private volatile boolean closed;
+    /** Whether query-migrate reports the incoming side: the latest migration was incoming. */
+    private volatile boolean incomingCurrent;
 
     private VirtualMachine(VmConfig config, GuestMemory memory, List<DriveImage> drives) {
         this.config = config;
@@ -258,36 +260,67 @@ public final class VirtualMachine implements AutoCloseable {
         if (!outgoing.transition(outgoing.status(), MigrationStatus.SETUP)) {
             throw VmCommandException.generic("There's a migration process in progress");
         }
+        incomingCurrent = false;
         MigrationSource src = new MigrationSource(new MigrationSource.Setup(registry, gate, globalState, config.machine(),
                 config.uuid(), params, caps, params.iteratePolicy(), stats, outgoing, migrationEvents), target);
         source = src;
         src.start();
     }
 
-    /** QMP {@code migrate-incoming}: only valid for a guest started with {@code -incoming defer}. */
+    /**
+     * QMP {@code migrate-incoming}. QEMU accepts it only after {@code -incoming defer}; livemig also
+     * accepts it on a guest that is not running and has no migration in flight — {@code postmigrate}
+     * (it was a source), {@code paused}, {@code prelaunch}, or {@code inmigrate} after a failed
+     * incoming migration — so a guest can migrate back and forth, and a failed destination can be
+     * armed again. The guest moves to {@code inmigrate} and its incoming state starts afresh.
+     */
     public synchronized void migrateIncoming(String uri) throws VmCommandException {
-        if (config.incoming().isEmpty()) {
-            throw VmCommandException.generic("'-incoming' was not specified on the command line");
-        }
-        if (incoming != null || incomingState.status() != MigrationStatus.NONE) {
+        if (incomingState.status().isRunning()) {
             throw VmCommandException.generic("The incoming migration has already been started");
+        }
+        if (outgoing.status().isRunning()) {
+            throw VmCommandException.generic("There's a migration process in progress");
+        }
+        RunState now = gate.state();
+        boolean deferred = config.incoming().isPresent() && incomingState.status() == MigrationStatus.NONE;
+        boolean rearm = switch (now) {
+            case POSTMIGRATE, PAUSED, PRELAUNCH -> true;
+            case INMIGRATE -> incomingState.status() == MigrationStatus.FAILED;
+            default -> false;
+        };
+        if (!deferred && !rearm) {
+            if (config.incoming().isEmpty() && now.isRunning()) {
+                throw VmCommandException.generic("'-incoming' was not specified on the command line, and the guest is"
+                        + " running (livemig accepts migrate-incoming on a guest that is paused, postmigrate, prelaunch"
+                        + " or whose incoming migration failed)");
+            }
+            throw VmCommandException.generic("migrate-incoming is not possible while the guest is '" + now.qapiName()
+                    + "' (it must be paused, postmigrate, prelaunch or after a failed incoming migration)");
         }
         MigrationUri target = parseUri(uri);
         if (target instanceof MigrationUri.Defer) {
             throw VmCommandException.generic("Parameter 'uri' expects a valid migration protocol");
         }
+        // a fresh incoming state: the guest waits for the stream, nothing of a previous load remains
+        gate.set(RunState.INMIGRATE);
+        globalState.resetReceived();
         try {
             startIncoming(target);
         } catch (IOException e) {
+            gate.set(now);
             throw VmCommandException.generic("Failed to listen on " + target + ": " + e.getMessage());
         }
     }
 
     private void startIncoming(MigrationUri uri) throws IOException {
-        incomingState.transition(MigrationStatus.NONE, MigrationStatus.SETUP);
+        MigrationStatus from = incomingState.status();
+        if (!incomingState.transition(from, MigrationStatus.SETUP)) {
+            throw new IllegalStateException("incoming migration status changed meanwhile: " + incomingState.status());
+        }
+        incomingCurrent = true;
         try {
             incoming = MigrationIncoming.listen(new MigrationIncoming.Setup(registry, gate, globalState, config.machine(),
-                    () -> autostart, caps, stats, incomingState, migrationEvents), uri);
+                    () -> autostart, caps, params, stats, incomingState, migrationEvents), uri);
         } catch (IOException | RuntimeException e) {
             incomingState.transitionFromAny(MigrationStatus.FAILED);
             throw e;
@@ -324,7 +357,7 @@ public final class VirtualMachine implements AutoCloseable {
     public Map<String, Object> queryMigrate() {
         MigrationStatus st = outgoing.status();
         Map<String, Object> m = new LinkedHashMap<>();
-        if (st == MigrationStatus.NONE) {
+        if (st == MigrationStatus.NONE || incomingCurrent) {
             MigrationStatus in = incomingState.status();
             MigrationIncoming mi = incoming;
             if (mi != null) {
