@@ -6,6 +6,7 @@ import io.livemig.channel.MigrationUri;
 import io.livemig.channel.Transports;
 import io.livemig.guest.RunState;
 import io.livemig.guest.RunStateGate;
+import io.livemig.multifd.MultifdLink;
 import io.livemig.stream.MigrationInput;
 import io.livemig.stream.ReturnPathDescriptor;
 import org.slf4j.Logger;
@@ -35,7 +36,7 @@ public final class MigrationIncoming implements Runnable {
     /** What an incoming migration needs from its guest. */
     public record Setup(HandlerRegistry registry, RunStateGate gate, GlobalState globalState, String machine,
                         BooleanSupplier autostart, MigrationCapabilities caps, MigrationStats stats,
-                        MigrationStateMachine state, MigrationEvents events) {
+                        MigrationStateMachine state, MigrationEvents events, MultifdLink multifd) {
     }
 
     private final Setup s;
@@ -78,7 +79,7 @@ public final class MigrationIncoming implements Runnable {
     public void run() {
         SavevmLoader loader = null;
         try {
-            channel = listener.accept();
+            channel = accept();
             listener.close();
             s.stats().reset(System.currentTimeMillis());
             s.state().transition(MigrationStatus.SETUP, MigrationStatus.ACTIVE);
@@ -102,6 +103,24 @@ public final class MigrationIncoming implements Runnable {
             closeQuietly();
             s.events().migrationFinished();
         }
+    }
+
+    /**
+     * The main channel; with capability {@code multifd}, also the {@code multifd-channels} extra
+     * connections, classified by their first bytes (QEMU 9.x's migration_ioc_process_incoming).
+     */
+    private MigrationChannel accept() throws IOException, MigrationException {
+        MigrationChannel first = listener.accept();
+        // the capabilities as they are when the source arrives (they may be set after -incoming)
+        if (!s.caps().has(Capability.MULTIFD)) {
+            return first;
+        }
+        String unsupported = MultifdLink.unsupportedTransport(listener.address());
+        if (unsupported != null) {
+            first.close();
+            throw new MigrationException(unsupported);
+        }
+        return s.multifd().acceptAll(listener, first);
     }
 
     /** QEMU's {@code process_incoming_migration_bh}: the run state after a complete load. */
@@ -134,6 +153,7 @@ public final class MigrationIncoming implements Runnable {
         } catch (IOException e) {
             LOG.debug("closing listener", e);
         }
+        s.multifd().closeIncoming();
         MigrationChannel ch = channel;
         if (ch != null) {
             try {

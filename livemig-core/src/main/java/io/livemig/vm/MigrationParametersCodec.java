@@ -30,6 +30,9 @@ final class MigrationParametersCodec {
         m.put("downtime-limit", p.downtimeLimitMs());
         m.put("xbzrle-cache-size", p.xbzrleCacheSize());
         m.put("avail-switchover-bandwidth", p.availSwitchoverBandwidth());
+        m.put("multifd-channels", (long) p.multifdChannels());
+        m.put("multifd-compression", p.multifdCompression());
+        m.put("multifd-zstd-level", (long) p.multifdZstdLevel());
         m.put("x-iterate-policy", p.iteratePolicy().qapiName());
         return m;
     }
@@ -41,6 +44,9 @@ final class MigrationParametersCodec {
         Long avail = null;
         Long cacheSize = null;
         IterationPolicy policy = null;
+        Integer channels = null;
+        String compression = null;
+        Integer zstdLevel = null;
         for (Map.Entry<String, Object> e : args.entrySet()) {
             switch (e.getKey()) {
                 case "max-bandwidth" -> maxBandwidth = uint64(e.getKey(), e.getValue());
@@ -71,6 +77,30 @@ final class MigrationParametersCodec {
                                 + "' (serial, all or fair)");
                     }
                 }
+                case "multifd-channels" -> {
+                    long v = uint64(e.getKey(), e.getValue());
+                    if (v < 1 || v > 255) {
+                        throw VmCommandException.generic("Parameter 'multifd_channels' expects a value between 1 and 255");
+                    }
+                    channels = (int) v;
+                }
+                case "multifd-zstd-level" -> {
+                    long v = uint64(e.getKey(), e.getValue());
+                    if (v < 0 || v > 20) {
+                        throw VmCommandException.generic("Parameter 'multifd_zstd_level' expects a value between 0 and 20");
+                    }
+                    zstdLevel = (int) v;
+                }
+                case "multifd-compression" -> {
+                    if (!(e.getValue() instanceof String name)) {
+                        throw VmCommandException.generic("Invalid parameter type for 'multifd-compression', expected: string");
+                    }
+                    if (!name.equals("none") && !name.equals("zstd")) {
+                        throw VmCommandException.generic("Parameter 'multifd-compression' does not accept value '" + name
+                                + "'" + (name.equals("zlib") ? " (livemig implements none and zstd)" : ""));
+                    }
+                    compression = name;
+                }
                 default -> throw VmCommandException.generic("Parameter '" + e.getKey() + "' is unexpected");
             }
         }
@@ -88,6 +118,15 @@ final class MigrationParametersCodec {
         }
         if (policy != null) {
             p.iteratePolicy(policy);
+        }
+        if (channels != null) {
+            p.multifdChannels(channels);
+        }
+        if (compression != null) {
+            p.multifdCompression(compression);
+        }
+        if (zstdLevel != null) {
+            p.multifdZstdLevel(zstdLevel);
         }
     }
 
@@ -166,6 +205,10 @@ final class MigrationParametersCodec {
         }
         if (next.contains(Capability.SWITCHOVER_ACK) && !next.contains(Capability.RETURN_PATH)) {
             throw VmCommandException.generic("Capability 'switchover-ack' requires capability 'return-path'");
+        }
+        if (next.contains(Capability.MULTIFD) && next.contains(Capability.XBZRLE)) {
+            // QEMU's migrate_caps_check
+            throw VmCommandException.generic("Multifd is not compatible with xbzrle");
         }
         return next;
     }
