@@ -58,6 +58,7 @@ class MultifdMigrationTest {
         WorkloadSpec w = new WorkloadSpec("mem0", 8L << 20, WorkloadSpec.Pattern.RANDOM, 0, 1, seed);
         try (VirtualMachine src = VirtualMachine.start(config(size, List.of(w), Optional.empty(), false));
              VirtualMachine dst = VirtualMachine.start(config(size, List.of(), Optional.of("tcp:127.0.0.1:0"), false))) {
+            fillRandom(src.memory().find("mem0"), seed);
             enableMultifd(src, channels, "none");
             enableMultifd(dst, channels, "none");
             src.setMigrateParameters(Map.of("max-bandwidth", 0L));
@@ -86,17 +87,34 @@ class MultifdMigrationTest {
         long base = new SplittableRandom().nextLong();
         for (int run = 0; run < 12; run++) {
             long seed = base + run;
-            // 256 KiB hot set, 4 writer threads as fast as they go: every pass resends the whole set
-            WorkloadSpec w = new WorkloadSpec("mem0", WorkloadSpec.UNTHROTTLED, WorkloadSpec.Pattern.HOTSET, 256L << 10,
+            // an 8 MiB hot set, rewritten as fast as 2 threads go: every pass resends all of it
+            WorkloadSpec w = new WorkloadSpec("mem0", WorkloadSpec.UNTHROTTLED, WorkloadSpec.Pattern.HOTSET, 8L << 20,
                     2, seed, 512);
             try (VirtualMachine src = VirtualMachine.start(config(size, List.of(w), Optional.empty(), false));
                  VirtualMachine dst = VirtualMachine.start(config(size, List.of(), Optional.of("tcp:127.0.0.1:0"), false))) {
+                fillRandom(src.memory().find("mem0"), seed);
                 enableMultifd(src, 4, "none");
                 enableMultifd(dst, 4, "none");
-                // a small downtime limit forces many passes over the hot set before switchover
-                src.setMigrateParameters(Map.of("max-bandwidth", 0L, "downtime-limit", 5L));
-                migrateAndCheck(src, dst, "run " + run + " seed " + seed);
-                assertThat((Long) ram(src).get("dirty-sync-count")).as("seed %d: passes", seed).isGreaterThan(2L);
+                // 30 ms at 64 MiB/s (a 2 MB threshold, more with the channels' lag) cannot hold the 8 MiB hot set: pre-copy
+                // syncs and resends it on every pass until the limit is raised; then the last pass
+                // goes unthrottled, on all four channels
+                src.setMigrateParameters(Map.of("max-bandwidth", 64L << 20, "downtime-limit", 30L));
+                src.migrate(dst.incomingAddress().orElseThrow().toString());
+                long s = seed;
+                await(() -> ram(src).get("dirty-sync-count") instanceof Long c && c >= 6
+                        || src.outgoingStatus().isFinished(), Duration.ofSeconds(60), () -> "seed " + s + ": 8 passes");
+                src.setMigrateParameters(Map.of("max-bandwidth", 0L, "downtime-limit", 2000L));
+                await(() -> src.outgoingStatus().isFinished(), Duration.ofSeconds(60), () -> "seed " + s + ": completion");
+                assertThat(src.queryMigrate()).as("seed %d", seed).containsEntry("status", "completed");
+                await(() -> dst.incomingStatus().isFinished(), Duration.ofSeconds(20), "destination");
+                assertThat(dst.incomingStatus()).as("seed %d", seed).isEqualTo(MigrationStatus.COMPLETED);
+                assertThat(src.runState()).isEqualTo(RunState.POSTMIGRATE);
+                assertThat(ram(src).get("dirty-sync-count")).as("seed %d: passes", seed).isInstanceOf(Long.class);
+                assertThat((Long) ram(src).get("dirty-sync-count")).as("seed %d: passes %s", seed, src.queryMigrate()).isGreaterThanOrEqualTo(6L);
+                RamBlock a = src.memory().find("mem0");
+                RamBlock b = dst.memory().find("mem0");
+                long at = java.lang.foreign.MemorySegment.mismatch(a.segment(), 0, a.size(), b.segment(), 0, b.size());
+                assertThat(at).as("seed %d: first byte where the destination holds a stale page", seed).isEqualTo(-1L);
             }
         }
     }
@@ -126,6 +144,7 @@ class MultifdMigrationTest {
         WorkloadSpec w = new WorkloadSpec("mem0", 16L << 20, WorkloadSpec.Pattern.RANDOM, 0, 1, 7);
         try (VirtualMachine src = VirtualMachine.start(config(size, List.of(w), Optional.empty(), false));
              VirtualMachine dst = VirtualMachine.start(config(size, List.of(), Optional.of("tcp:127.0.0.1:0"), false))) {
+            fillRandom(src.memory().find("mem0"), 7);
             enableMultifd(src, 2, "none");
             enableMultifd(dst, 2, "none");
             src.setMigrateParameters(Map.of("max-bandwidth", 8L << 20, "downtime-limit", 1L));
@@ -165,6 +184,16 @@ class MultifdMigrationTest {
             assertThat(vm.queryMigrate()).containsEntry("status", "failed");
             assertThat((String) vm.queryMigrate().get("error-desc")).contains("multifd").contains("mapped-ram");
             assertThat(vm.runState()).isEqualTo(RunState.RUNNING);
+        }
+    }
+
+    /** Random pages, one in 16 left zero. */
+    static void fillRandom(RamBlock block, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        for (long off = 0; off < block.size(); off += 8) {
+            if ((off >> 12) % 16 != 0) {
+                block.segment().set(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, off, r.nextLong());
+            }
         }
     }
 
