@@ -314,6 +314,10 @@ final class RamSaver {
             return;
         }
         out.putBe64(RamRecordDescriptor.FLAG_MULTIFD_FLUSH);
+        // The flush must reach the destination now: its receivers wait at their SYNC until it
+        // arrives, and the next round's packets fill their sockets meanwhile. Left in the 4 MiB
+        // stream buffer, it would deadlock the two sides (found by the hazard test under load).
+        out.flush();
     }
 
     private void multifdFailed(MigrationOutput out) {
