@@ -9,7 +9,9 @@ public enum Capability {
     /** the destination acknowledges switchover once devices' initial data is loaded (QEMU 8.1+) */
     SWITCHOVER_ACK("switchover-ack"),
     /** QEMU 7.2's block migration of -drive images (removed from QEMU in 9.1) */
-    BLOCK("block");
+    BLOCK("block"),
+    /** RAM pages on {@code multifd-channels} extra connections (QEMU 9.x packet layout) */
+    MULTIFD("multifd");
 
     private final String qapiName;
 

@@ -6,6 +6,7 @@ import io.livemig.channel.MigrationUri;
 import io.livemig.channel.Transports;
 import io.livemig.guest.RunState;
 import io.livemig.guest.RunStateGate;
+import io.livemig.multifd.MultifdLink;
 import io.livemig.stream.MigrationInput;
 import io.livemig.stream.ReturnPathDescriptor;
 import org.slf4j.Logger;
@@ -41,7 +42,7 @@ public final class MigrationIncoming implements Runnable {
     public record Setup(HandlerRegistry registry, RunStateGate gate, GlobalState globalState, String machine,
                         BooleanSupplier autostart, MigrationCapabilities caps, MigrationParameters params,
                         MigrationStats stats,
-                        MigrationStateMachine state, MigrationEvents events) {
+                        MigrationStateMachine state, MigrationEvents events, MultifdLink multifd) {
     }
 
     private final Setup s;
@@ -85,7 +86,7 @@ public final class MigrationIncoming implements Runnable {
     public void run() {
         SavevmLoader loader = null;
         try {
-            channel = listener.accept();
+            channel = accept();
             listener.close();
             // x-stall-timeout counts only from the connection on: waiting for a source to
             // connect is not a stall (QEMU waits forever, and so do we)
@@ -127,6 +128,24 @@ public final class MigrationIncoming implements Runnable {
         }
     }
 
+    /**
+     * The main channel; with capability {@code multifd}, also the {@code multifd-channels} extra
+     * connections, classified by their first bytes (QEMU 9.x's migration_ioc_process_incoming).
+     */
+    private MigrationChannel accept() throws IOException, MigrationException {
+        MigrationChannel first = listener.accept();
+        // the capabilities as they are when the source arrives (they may be set after -incoming)
+        if (!s.caps().has(Capability.MULTIFD)) {
+            return first;
+        }
+        String unsupported = MultifdLink.unsupportedTransport(listener.address());
+        if (unsupported != null) {
+            first.close();
+            throw new MigrationException(unsupported);
+        }
+        return s.multifd().acceptAll(listener, first);
+    }
+
     /** QEMU's {@code process_incoming_migration_bh}: the run state after a complete load. */
     private void finishLoad() {
         RunState sent = s.globalState().received();
@@ -157,6 +176,7 @@ public final class MigrationIncoming implements Runnable {
         } catch (IOException e) {
             LOG.debug("closing listener", e);
         }
+        s.multifd().closeIncoming();
         MigrationChannel ch = channel;
         if (ch != null) {
             try {

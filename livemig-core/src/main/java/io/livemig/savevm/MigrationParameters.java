@@ -23,6 +23,18 @@ public final class MigrationParameters {
     public static final long MIN_STALL_TIMEOUT_MS = 100;
     public static final long MAX_STALL_TIMEOUT_MS = 86_400_000;
 
+    /** QEMU's {@code DEFAULT_MIGRATE_MULTIFD_CHANNELS}. */
+    public static final int DEFAULT_MULTIFD_CHANNELS = 2;
+    /** QEMU's {@code DEFAULT_MIGRATE_MULTIFD_ZSTD_LEVEL}. */
+    public static final int DEFAULT_MULTIFD_ZSTD_LEVEL = 1;
+
+    /** 1..255; taken when a migration starts (both sides must agree) */
+    private volatile int multifdChannels = DEFAULT_MULTIFD_CHANNELS;
+    /** QAPI {@code MultiFDCompression}: none or zstd; both sides must agree */
+    private volatile String multifdCompression = "none";
+    /** 0..20 */
+    private volatile int multifdZstdLevel = DEFAULT_MULTIFD_ZSTD_LEVEL;
+
     /** bytes; a power of two, at least a page; taken when a migration starts */
     private volatile long xbzrleCacheSize = DEFAULT_XBZRLE_CACHE_SIZE;
     /** bytes per second; 0 = unlimited */
@@ -82,5 +94,30 @@ public final class MigrationParameters {
 
     public void availSwitchoverBandwidth(long bytesPerSecond) {
         this.availSwitchoverBandwidth = bytesPerSecond;
+    }
+
+    public int multifdChannels() {
+        return multifdChannels;
+    }
+
+    public void multifdChannels(int n) {
+        this.multifdChannels = n;
+    }
+
+    /** {@code none} or {@code zstd} (QAPI names). */
+    public String multifdCompression() {
+        return multifdCompression;
+    }
+
+    public void multifdCompression(String name) {
+        this.multifdCompression = name;
+    }
+
+    public int multifdZstdLevel() {
+        return multifdZstdLevel;
+    }
+
+    public void multifdZstdLevel(int level) {
+        this.multifdZstdLevel = level;
     }
 }

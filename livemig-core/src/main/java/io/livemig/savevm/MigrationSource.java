@@ -6,6 +6,7 @@ import io.livemig.channel.Transports;
 import io.livemig.guest.PageSize;
 import io.livemig.guest.RunState;
 import io.livemig.guest.RunStateGate;
+import io.livemig.multifd.MultifdLink;
 import io.livemig.stream.CommandDescriptor;
 import io.livemig.stream.ConfigurationSection;
 import io.livemig.stream.MigrationOutput;
@@ -67,7 +68,7 @@ public final class MigrationSource implements Runnable {
     public record Setup(HandlerRegistry registry, RunStateGate gate, GlobalState globalState, String machine,
                         Optional<UUID> uuid, MigrationParameters params, MigrationCapabilities caps,
                         IterationPolicy policy, MigrationStats stats, MigrationStateMachine state,
-                        MigrationEvents events) {
+                        MigrationEvents events, MultifdLink multifd) {
     }
 
     private final Setup s;
@@ -133,6 +134,7 @@ public final class MigrationSource implements Runnable {
                 LOG.debug("closing channel on cancel", e);
             }
         }
+        s.multifd().abortSend();
         Thread t = thread;
         if (t != null) {
             if (from == MigrationStatus.SETUP && ch == null) {
@@ -167,6 +169,11 @@ public final class MigrationSource implements Runnable {
 
     private void setupPhase() throws IOException, MigrationException {
         long start = System.nanoTime();
+        boolean multifd = s.caps().has(Capability.MULTIFD);
+        s.multifd().resetSend();
+        if (multifd && MultifdLink.unsupportedTransport(uri) != null) {
+            throw new MigrationException(MultifdLink.unsupportedTransport(uri));
+        }
         channel = Transports.connect(uri, CONNECT_TIMEOUT);
         if (s.state().status() != MigrationStatus.SETUP) {
             throw new MigrationException("migration cancelled during setup");
@@ -176,7 +183,14 @@ public final class MigrationSource implements Runnable {
         MigrationChannel ch = channel;
         watchdog = new StallWatchdog(s.params()::stallTimeoutMs, () -> closeQuietly(ch)).start("migration stall watchdog");
         out = new MigrationOutput(watchdog.watch(channel.out()));
-        rate = new RateLimiter(out::transferred, s.params().maxBandwidth());
+        if (multifd) {
+            // the main channel first, then the multifd ones (QEMU connects them in parallel)
+            s.multifd().openSend(uri, s.uuid().orElse(new UUID(0, 0)), CONNECT_TIMEOUT);
+            if (s.state().status() != MigrationStatus.SETUP) {
+                throw new MigrationException("migration cancelled during setup");
+            }
+        }
+        rate = new RateLimiter(this::transferred, s.params().maxBandwidth());
         if (s.caps().has(Capability.RETURN_PATH)) {
             if (!channel.supportsReturnPath()) {
                 throw new MigrationException("Unable to open return-path: " + channel.describe() + " has no return path");
@@ -215,7 +229,7 @@ public final class MigrationSource implements Runnable {
     private void precopyLoop() throws MigrationException, InterruptedException {
         iterationStartNanos = System.nanoTime();
         rate.startWindow(iterationStartNanos);
-        iterationInitialBytes = out.transferred();
+        iterationInitialBytes = transferred();
         iterationInitialPages = s.stats().pagesSent();
         while (s.state().status() == MigrationStatus.ACTIVE) {
             rate.setMaxBandwidth(s.params().maxBandwidth());
@@ -283,13 +297,18 @@ public final class MigrationSource implements Runnable {
         updateCounters(System.nanoTime());
     }
 
+    /** QEMU's {@code migration_transferred_bytes}: the main stream plus the multifd channels. */
+    private long transferred() {
+        return out.transferred() + s.multifd().sendBytes();
+    }
+
     private void updateCounters(long now) {
         long windowNanos = TimeUnit.MILLISECONDS.toNanos(RateLimiter.BUFFER_DELAY_MS);
         if (now - iterationStartNanos < windowNanos) {
             return;
         }
         MigrationStats st = s.stats();
-        long transferred = out.transferred() - iterationInitialBytes;
+        long transferred = transferred() - iterationInitialBytes;
         double timeSpentMs = (now - iterationStartNanos) / 1e6;
         double bandwidth = transferred / timeSpentMs;
         long avail = s.params().availSwitchoverBandwidth();
@@ -308,7 +327,7 @@ public final class MigrationSource implements Runnable {
         out.flush();
         rate.startWindow(now);
         iterationStartNanos = now;
-        iterationInitialBytes = out.transferred();
+        iterationInitialBytes = transferred();
         iterationInitialPages = st.pagesSent();
     }
 
@@ -356,7 +375,7 @@ public final class MigrationSource implements Runnable {
         st.downtimeMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - downtimeStartNanos);
         st.totalTimeMs = System.currentTimeMillis() - st.startTimeMs;
         long transferTimeMs = Math.max(1, st.totalTimeMs - st.setupTimeMs);
-        st.mbps = out.transferred() * 8.0 / transferTimeMs / 1000.0;
+        st.mbps = transferred() * 8.0 / transferTimeMs / 1000.0;
         st.remainingBytes = 0;
         if (!s.state().transition(MigrationStatus.DEVICE, MigrationStatus.COMPLETED)) {
             throw new MigrationException("migration cancelled");
@@ -415,6 +434,7 @@ public final class MigrationSource implements Runnable {
                 }
             }
         }
+        s.multifd().closeSend();
         closeChannel();
         if (returnPath != null) {
             try {

@@ -27,6 +27,8 @@ public final class MigrationStats {
     public volatile long precopyBytes;
     public volatile long downtimeBytes;
     public volatile long remainingBytes;
+    /** bytes on the multifd channels (included in {@link #ramTransferred}), QEMU's {@code multifd-bytes} */
+    public volatile long multifdBytes;
 
     // ---- rates ----
     public volatile long dirtySyncCount;
@@ -66,6 +68,7 @@ public final class MigrationStats {
         precopyBytes = 0;
         downtimeBytes = 0;
         remainingBytes = 0;
+        multifdBytes = 0;
         dirtySyncCount = 0;
         dirtyPagesRate = 0;
         mbps = 0;

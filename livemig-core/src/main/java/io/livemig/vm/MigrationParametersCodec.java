@@ -30,6 +30,9 @@ final class MigrationParametersCodec {
         m.put("downtime-limit", p.downtimeLimitMs());
         m.put("xbzrle-cache-size", p.xbzrleCacheSize());
         m.put("avail-switchover-bandwidth", p.availSwitchoverBandwidth());
+        m.put("multifd-channels", (long) p.multifdChannels());
+        m.put("multifd-compression", p.multifdCompression());
+        m.put("multifd-zstd-level", (long) p.multifdZstdLevel());
         m.put("x-iterate-policy", p.iteratePolicy().qapiName());
         m.put("x-stall-timeout", p.stallTimeoutMs());
         return m;
@@ -43,6 +46,9 @@ final class MigrationParametersCodec {
         Long cacheSize = null;
         IterationPolicy policy = null;
         Long stall = null;
+        Integer channels = null;
+        String compression = null;
+        Integer zstdLevel = null;
         for (Map.Entry<String, Object> e : args.entrySet()) {
             switch (e.getKey()) {
                 case "max-bandwidth" -> maxBandwidth = uint64(e.getKey(), e.getValue());
@@ -73,6 +79,30 @@ final class MigrationParametersCodec {
                                 + "' (serial, all or fair)");
                     }
                 }
+                case "multifd-channels" -> {
+                    long v = uint64(e.getKey(), e.getValue());
+                    if (v < 1 || v > 255) {
+                        throw VmCommandException.generic("Parameter 'multifd_channels' expects a value between 1 and 255");
+                    }
+                    channels = (int) v;
+                }
+                case "multifd-zstd-level" -> {
+                    long v = uint64(e.getKey(), e.getValue());
+                    if (v < 0 || v > 20) {
+                        throw VmCommandException.generic("Parameter 'multifd_zstd_level' expects a value between 0 and 20");
+                    }
+                    zstdLevel = (int) v;
+                }
+                case "multifd-compression" -> {
+                    if (!(e.getValue() instanceof String name)) {
+                        throw VmCommandException.generic("Invalid parameter type for 'multifd-compression', expected: string");
+                    }
+                    if (!name.equals("none") && !name.equals("zstd")) {
+                        throw VmCommandException.generic("Parameter 'multifd-compression' does not accept value '" + name
+                                + "'" + (name.equals("zlib") ? " (livemig implements none and zstd)" : ""));
+                    }
+                    compression = name;
+                }
                 case "x-stall-timeout" -> {
                     long v = uint64(e.getKey(), e.getValue());
                     if (v != 0 && (v < MigrationParameters.MIN_STALL_TIMEOUT_MS || v > MigrationParameters.MAX_STALL_TIMEOUT_MS)) {
@@ -99,6 +129,15 @@ final class MigrationParametersCodec {
         }
         if (policy != null) {
             p.iteratePolicy(policy);
+        }
+        if (channels != null) {
+            p.multifdChannels(channels);
+        }
+        if (compression != null) {
+            p.multifdCompression(compression);
+        }
+        if (zstdLevel != null) {
+            p.multifdZstdLevel(zstdLevel);
         }
         if (stall != null) {
             p.stallTimeoutMs(stall);
@@ -180,6 +219,10 @@ final class MigrationParametersCodec {
         }
         if (next.contains(Capability.SWITCHOVER_ACK) && !next.contains(Capability.RETURN_PATH)) {
             throw VmCommandException.generic("Capability 'switchover-ack' requires capability 'return-path'");
+        }
+        if (next.contains(Capability.MULTIFD) && next.contains(Capability.XBZRLE)) {
+            // QEMU's migrate_caps_check
+            throw VmCommandException.generic("Multifd is not compatible with xbzrle");
         }
         return next;
     }

@@ -67,6 +67,8 @@ public final class VirtualMachine implements AutoCloseable {
     private final GlobalState globalState = new GlobalState();
     private final CpuTimers timers = new CpuTimers();
     private final MigrationParameters params = new MigrationParameters();
+    /** the multifd channels of the current migration, between the migration core and the RAM device */
+    private final io.livemig.multifd.MultifdLink multifd = new io.livemig.multifd.MultifdLink(params);
     private final MigrationCapabilities caps = new MigrationCapabilities();
     private final MigrationStats stats = new MigrationStats();
     private final MigrationStateMachine outgoing;
@@ -104,7 +106,7 @@ public final class VirtualMachine implements AutoCloseable {
         registry.register(CpuTimers.IDSTR, CpuTimers.VERSION, timers);
         registry.reserveSectionId();
         registry.register(RamRecordDescriptor.IDSTR, RamRecordDescriptor.VERSION,
-                new RamDevice(memory, stats, migrationEvents, () -> gate.state().isRunning(), caps, params));
+                new RamDevice(memory, stats, migrationEvents, () -> gate.state().isRunning(), caps, params, multifd));
         registry.register(BlockRecordDescriptor.IDSTR, BlockRecordDescriptor.INSTANCE_ID, BlockRecordDescriptor.VERSION,
                 io.livemig.savevm.SaveStateEntry.PRIORITY_DEFAULT, new BlockDevice(this.drives, caps));
         registry.register(GlobalState.IDSTR, GlobalState.VERSION, globalState);
@@ -262,7 +264,7 @@ public final class VirtualMachine implements AutoCloseable {
         }
         incomingCurrent = false;
         MigrationSource src = new MigrationSource(new MigrationSource.Setup(registry, gate, globalState, config.machine(),
-                config.uuid(), params, caps, params.iteratePolicy(), stats, outgoing, migrationEvents), target);
+                config.uuid(), params, caps, params.iteratePolicy(), stats, outgoing, migrationEvents, multifd), target);
         source = src;
         src.start();
     }
@@ -320,7 +322,7 @@ public final class VirtualMachine implements AutoCloseable {
         incomingCurrent = true;
         try {
             incoming = MigrationIncoming.listen(new MigrationIncoming.Setup(registry, gate, globalState, config.machine(),
-                    () -> autostart, caps, params, stats, incomingState, migrationEvents), uri);
+                    () -> autostart, caps, params, stats, incomingState, migrationEvents, multifd), uri);
         } catch (IOException | RuntimeException e) {
             incomingState.transitionFromAny(MigrationStatus.FAILED);
             throw e;
@@ -440,7 +442,7 @@ public final class VirtualMachine implements AutoCloseable {
         r.put("dirty-sync-count", stats.dirtySyncCount);
         r.put("postcopy-requests", 0L);
         r.put("page-size", (long) io.livemig.guest.PageSize.TARGET_PAGE_SIZE);
-        r.put("multifd-bytes", 0L);
+        r.put("multifd-bytes", stats.multifdBytes);
         r.put("pages-per-second", stats.pagesPerSecond);
         r.put("precopy-bytes", stats.precopyBytes);
         r.put("downtime-bytes", stats.downtimeBytes);

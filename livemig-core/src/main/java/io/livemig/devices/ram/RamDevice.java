@@ -1,6 +1,8 @@
 package io.livemig.devices.ram;
 
 import io.livemig.guest.GuestMemory;
+import io.livemig.multifd.MultifdLink;
+import io.livemig.multifd.MultifdRecvGroup;
 import io.livemig.savevm.Capability;
 import io.livemig.savevm.MigrationCapabilities;
 import io.livemig.savevm.LoadContext;
@@ -30,10 +32,20 @@ public final class RamDevice implements SaveStateHandler {
     private final MigrationParameters params;
     private RamSaver saver;
     private RamLoader loader;
+    /** null: no multifd for this guest */
+    private final MultifdLink multifd;
+    private MultifdRecvGroup receiving;
 
     /** {@code caps} and {@code params} are read at each migration's setup (capability {@code xbzrle}, {@code xbzrle-cache-size}). */
     public RamDevice(GuestMemory memory, MigrationStats stats, MigrationEvents events, BooleanSupplier guestRunning,
                      MigrationCapabilities caps, MigrationParameters params) {
+        this(memory, stats, events, guestRunning, caps, params, null);
+    }
+
+    /** {@code multifd}: where the migration core leaves the multifd channels it opened or accepted. */
+    public RamDevice(GuestMemory memory, MigrationStats stats, MigrationEvents events, BooleanSupplier guestRunning,
+                     MigrationCapabilities caps, MigrationParameters params, MultifdLink multifd) {
+        this.multifd = multifd;
         this.memory = memory;
         this.caps = caps;
         this.params = params;
@@ -49,7 +61,8 @@ public final class RamDevice implements SaveStateHandler {
 
     @Override
     public void saveSetup(MigrationOutput out) {
-        saver = new RamSaver(memory, stats, events, caps.has(Capability.XBZRLE) ? params.xbzrleCacheSize() : 0);
+        saver = new RamSaver(memory, stats, events, caps.has(Capability.XBZRLE) ? params.xbzrleCacheSize() : 0,
+                multifd != null && caps.has(Capability.MULTIFD) ? multifd.send() : null);
         saver.setup(out, guestRunning.getAsBoolean());
     }
 
@@ -87,7 +100,8 @@ public final class RamDevice implements SaveStateHandler {
 
     @Override
     public void loadSetup(LoadContext ctx) {
-        loader = new RamLoader(memory);
+        receiving = multifd == null ? null : multifd.startReceiving(memory);
+        loader = new RamLoader(memory, receiving);
     }
 
     @Override
@@ -100,6 +114,10 @@ public final class RamDevice implements SaveStateHandler {
 
     @Override
     public void loadCleanup() {
+        if (receiving != null) {
+            receiving.close();
+            receiving = null;
+        }
         loader = null;
     }
 }

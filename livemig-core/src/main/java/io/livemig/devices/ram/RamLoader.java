@@ -3,6 +3,7 @@ package io.livemig.devices.ram;
 import io.livemig.guest.GuestMemory;
 import io.livemig.guest.PageSize;
 import io.livemig.guest.RamBlock;
+import io.livemig.multifd.MultifdRecvGroup;
 import io.livemig.stream.MigrationInput;
 import io.livemig.stream.SectionType;
 import io.livemig.stream.StreamException;
@@ -31,9 +32,16 @@ final class RamLoader {
     /** an XBZRLE record's encoded bytes (QEMU's {@code XBZRLE.decoded_buf}) */
     private final byte[] encoded = new byte[PAGE];
     private RamBlock lastBlock;
+    /** the multifd receivers, or null without multifd */
+    private final MultifdRecvGroup multifd;
 
     RamLoader(GuestMemory memory) {
+        this(memory, null);
+    }
+
+    RamLoader(GuestMemory memory, MultifdRecvGroup multifd) {
         this.memory = memory;
+        this.multifd = multifd;
     }
 
     void load(MigrationInput in, int versionId, int sectionType) throws IOException {
@@ -75,6 +83,15 @@ final class RamLoader {
                     RamBlock block = block(in, flags);
                     checkOffset(block, addr);
                     loadXbzrle(in, block, addr);
+                }
+                case RamRecordDescriptor.FLAG_MULTIFD_FLUSH -> {
+                    if (flags != kind) {
+                        throw new StreamException(String.format("ram: MULTIFD_FLUSH with flags 0x%x", flags));
+                    }
+                    if (multifd != null) {
+                        // QEMU's multifd_recv_sync_main; without multifd QEMU ignores the record too
+                        multifd.syncMain();
+                    }
                 }
                 case RamRecordDescriptor.FLAG_EOS -> {
                     if (flags != kind) {

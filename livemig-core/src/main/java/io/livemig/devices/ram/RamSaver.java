@@ -3,6 +3,7 @@ package io.livemig.devices.ram;
 import io.livemig.guest.GuestMemory;
 import io.livemig.guest.PageSize;
 import io.livemig.guest.RamBlock;
+import io.livemig.multifd.MultifdSendGroup;
 import io.livemig.savevm.MigrationEvents;
 import io.livemig.savevm.MigrationStats;
 import io.livemig.savevm.RateLimit;
@@ -33,6 +34,13 @@ import java.util.concurrent.TimeUnit;
  * has. Zero pages put zeros in the cache; the last stage ({@link #complete}) reads the cache but
  * never changes it. The per-page rules are {@link XbzrleSaver}'s.
  *
+ * <p>Multifd (capability {@code multifd}): each dirty page's offset is queued on
+ * {@link MultifdSendGroup}, whose sender threads zero-check and copy or compress it; the main stream
+ * carries only MEM_SIZE, EOS and, at setup, at each wrap of the cursor and at completion, a
+ * {@code MULTIFD_FLUSH} after the channels' sync (QEMU 9.x's default, not per section). Within one
+ * round a page is queued at most once (its bit is set again only by a sync, and the cursor does not
+ * go back before the wrap), and the flush barrier at the wrap keeps rounds apart on the destination.
+ *
  * <p>Threading: the migration thread alone. Statistics are published once per call.
  */
 final class RamSaver {
@@ -54,6 +62,11 @@ final class RamSaver {
     /** the cursor has wrapped once (QEMU's {@code xbzrle_enabled}) */
     private boolean xbzrleStarted;
     private boolean lastStage;
+    /** null without multifd */
+    private final MultifdSendGroup multifd;
+    private long multifdBytesSeen;
+    private long multifdNormalSeen;
+    private long multifdZeroSeen;
 
     private long dirtyPages;
     private int cursorBlock;
@@ -76,6 +89,13 @@ final class RamSaver {
 
     /** {@code xbzrleCacheBytes}: 0 = XBZRLE off, else the cache size (validated: a power-of-two number of pages). */
     RamSaver(GuestMemory memory, MigrationStats stats, MigrationEvents events, long xbzrleCacheBytes) {
+        this(memory, stats, events, xbzrleCacheBytes, null);
+    }
+
+    /** {@code multifd}: the channels of this migration, or null without multifd. */
+    RamSaver(GuestMemory memory, MigrationStats stats, MigrationEvents events, long xbzrleCacheBytes,
+             MultifdSendGroup multifd) {
+        this.multifd = multifd;
         this.maps = memory.blocks().stream().map(MigrationBitmap::new).toList();
         this.names = memory.blocks().stream().map(b -> b.idstr().getBytes(StandardCharsets.UTF_8)).toArray(byte[][]::new);
         this.totalBytes = memory.totalBytes();
@@ -110,6 +130,7 @@ final class RamSaver {
             out.putBytes(names[i]);
             out.putBe64(maps.get(i).block.size());
         }
+        multifdFlush(out);
         out.putBe64(RamRecordDescriptor.FLAG_EOS);
         long bytes = out.transferred() - before;
         stats.ramTransferred += bytes;
@@ -142,6 +163,9 @@ final class RamSaver {
                 }
             }
         }
+        if (multifd != null) {
+            multifd.dispatch(); // the partial packet goes now: its bytes count in this window
+        }
         out.putBe64(RamRecordDescriptor.FLAG_EOS);
         publish(out.transferred() - before, guestRunning);
         return done ? 1 : 0;
@@ -157,6 +181,7 @@ final class RamSaver {
                 break;
             }
         }
+        multifdFlush(out);
         out.putBe64(RamRecordDescriptor.FLAG_EOS);
         out.flush();
         publish(out.transferred() - before, false);
@@ -213,6 +238,9 @@ final class RamSaver {
             }
             cursorBlock = (cursorBlock + 1) % maps.size();
             cursorPage = 0;
+            if (cursorBlock == 0) {
+                multifdFlush(out); // QEMU's find_dirty_block: a full round is over
+            }
             if (cursorBlock == 0 && xbzrle != null) {
                 xbzrleStarted = true; // after the first complete round (QEMU's find_dirty_block)
             }
@@ -222,6 +250,12 @@ final class RamSaver {
     private void sendPage(MigrationOutput out, int blockIndex, RamBlock block, long page) {
         MemorySegment seg = block.segment();
         long offset = page * PAGE;
+        if (multifd != null) {
+            if (!multifd.queuePage(block, names[blockIndex], offset)) {
+                multifdFailed(out);
+            }
+            return;
+        }
         boolean useXbzrle = xbzrleStarted;
         if (MemorySegment.mismatch(seg, offset, offset + PAGE, zeroPage, 0, PAGE) == -1) {
             putHeader(out, blockIndex, offset | RamRecordDescriptor.FLAG_ZERO);
@@ -276,6 +310,29 @@ final class RamSaver {
         return 8 + 1 + names[blockIndex].length;
     }
 
+    /** With multifd: sync every channel, then MULTIFD_FLUSH on the main stream (QEMU's multifd_ram_flush_and_sync). */
+    private void multifdFlush(MigrationOutput out) {
+        if (multifd == null) {
+            return;
+        }
+        if (!multifd.flushAndSync()) {
+            multifdFailed(out);
+            return;
+        }
+        out.putBe64(RamRecordDescriptor.FLAG_MULTIFD_FLUSH);
+        // The flush must reach the destination now: its receivers wait at their SYNC until it
+        // arrives, and the next round's packets fill their sockets meanwhile. Left in the 4 MiB
+        // stream buffer, it would deadlock the two sides (found by the hazard test under load).
+        out.flush();
+    }
+
+    private void multifdFailed(MigrationOutput out) {
+        if (!out.hasError()) {
+            Throwable t = multifd.error();
+            out.setError(t != null ? t : new java.io.IOException("multifd failed"));
+        }
+    }
+
     /** QEMU's XBZRLE part of {@code migration_update_rates}: figures over the last rate period. */
     private void updateXbzrleRates() {
         long pageCount = targetPageCount - targetPageCountPrev;
@@ -299,6 +356,18 @@ final class RamSaver {
     }
 
     private void publish(long bytes, boolean guestRunning) {
+        if (multifd != null) {
+            long b = multifd.bytes();
+            long n = multifd.normalPages();
+            long z = multifd.zeroPages();
+            bytes += b - multifdBytesSeen;
+            stats.multifdBytes += b - multifdBytesSeen;
+            normalPages += n - multifdNormalSeen;
+            zeroPages += z - multifdZeroSeen;
+            multifdBytesSeen = b;
+            multifdNormalSeen = n;
+            multifdZeroSeen = z;
+        }
         stats.ramTransferred += bytes;
         if (guestRunning) {
             stats.precopyBytes += bytes;

@@ -1,0 +1,217 @@
+package io.livemig.multifd;
+
+import io.livemig.channel.MigrationChannel;
+import io.livemig.guest.GuestMemory;
+import io.livemig.guest.PageSize;
+import io.livemig.guest.RamBlock;
+import io.livemig.stream.StreamException;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.ReadableByteChannel;
+import java.util.concurrent.Semaphore;
+
+/**
+ * One multifd channel's receiver thread, QEMU's {@code multifd_recv_thread} with
+ * {@code multifd_recv_unfill_packet} and the nocomp/zstd {@code recv} hooks.
+ *
+ * <p>Single owner: the thread owns its connection, its buffers (allocated once), the zstd stream,
+ * and the page writes of its packets. Steps per packet: {@link #readHeader}, {@link #checkHeader}
+ * (every count, the block name and every offset are checked against the local guest before a byte
+ * is written: the stream is untrusted), {@link #readPayload}, {@link #applyPages}. At a SYNC packet
+ * it tells the group ({@link MultifdRecvGroup#syncReceived}) and blocks on {@link #release} until
+ * the main stream's {@code MULTIFD_FLUSH} lets every channel go on. End of stream exactly at a packet
+ * boundary is the normal end (the source closes its channels after the last sync).
+ */
+final class MultifdReceiver implements Runnable {
+
+    private static final int PAGE = PageSize.TARGET_PAGE_SIZE;
+
+    final int id;
+    final Semaphore release = new Semaphore(0);
+    private final MigrationChannel channel;
+    private final MultifdRecvGroup group;
+    private final GuestMemory memory;
+    private final MultifdCompression compression;
+    private final ZstdPacketCodec zstd;
+    private final ByteBuffer header = ByteBuffer.allocateDirect(MultifdPacketDescriptor.HEADER_LENGTH).order(ByteOrder.BIG_ENDIAN);
+    private final ByteBuffer pages = ByteBuffer.allocateDirect(MultifdPacketDescriptor.PACKET_SIZE);
+    private final MemorySegment pagesSegment = MemorySegment.ofBuffer(pages);
+    private final ByteBuffer compressed;
+    private final MemorySegment zeroPage = Arena.ofAuto().allocate(PAGE, PAGE);
+    private RamBlock block;
+    private int normal;
+    private int zero;
+    private int flags;
+    private int payload;
+    private Thread thread;
+    volatile long packets;
+
+    MultifdReceiver(int id, MigrationChannel channel, MultifdRecvGroup group, GuestMemory memory,
+                    MultifdCompression compression) {
+        this.id = id;
+        this.channel = channel;
+        this.group = group;
+        this.memory = memory;
+        this.compression = compression;
+        this.zstd = compression == MultifdCompression.ZSTD ? ZstdPacketCodec.forReceiving() : null;
+        this.compressed = zstd == null ? null : ByteBuffer.allocateDirect(MultifdPacketDescriptor.MAX_COMPRESSED_LENGTH);
+    }
+
+    void start() {
+        thread = Thread.ofPlatform().name("multifdrecv_" + id).daemon().start(this);
+    }
+
+    Thread thread() {
+        return thread;
+    }
+
+    void closeChannel() {
+        try {
+            channel.close();
+        } catch (IOException e) {
+            // closing to unblock; nothing left to report
+        }
+    }
+
+    @Override
+    public void run() {
+        try {
+            while (readHeader()) {
+                checkHeader();
+                readPayload();
+                applyPages();
+                packets++;
+                if ((flags & MultifdPacketDescriptor.FLAG_SYNC) != 0) {
+                    group.syncReceived();
+                    release.acquire();
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Throwable t) {
+            group.fail(id, t);
+        } finally {
+            if (zstd != null) {
+                zstd.close();
+            }
+        }
+    }
+
+    /** Reads a whole header; false at a clean end of stream before its first byte. */
+    private boolean readHeader() throws IOException {
+        header.clear();
+        ReadableByteChannel in = channel.in();
+        while (header.hasRemaining()) {
+            if (in.read(header) < 0) {
+                if (header.position() == 0) {
+                    return false;
+                }
+                throw new EOFException("stream ended inside a packet header (" + header.position() + " of "
+                        + MultifdPacketDescriptor.HEADER_LENGTH + " bytes)");
+            }
+        }
+        return true;
+    }
+
+    private void checkHeader() throws StreamException {
+        int magic = header.getInt(MultifdPacketDescriptor.MAGIC_OFFSET);
+        if (magic != MultifdPacketDescriptor.MAGIC) {
+            throw new StreamException(String.format("received packet magic %x and expected magic %x",
+                    magic, MultifdPacketDescriptor.MAGIC));
+        }
+        int version = header.getInt(MultifdPacketDescriptor.VERSION_OFFSET);
+        if (version != MultifdPacketDescriptor.VERSION) {
+            throw new StreamException(String.format("received packet version %d and expected version %d",
+                    version, MultifdPacketDescriptor.VERSION));
+        }
+        flags = header.getInt(MultifdPacketDescriptor.FLAGS_OFFSET);
+        long alloc = Integer.toUnsignedLong(header.getInt(MultifdPacketDescriptor.PAGES_ALLOC_OFFSET));
+        if (alloc > MultifdPacketDescriptor.PAGES_PER_PACKET) {
+            throw new StreamException(String.format("received packet with %d pages, expected %d",
+                    alloc, MultifdPacketDescriptor.PAGES_PER_PACKET));
+        }
+        long n = Integer.toUnsignedLong(header.getInt(MultifdPacketDescriptor.NORMAL_PAGES_OFFSET));
+        long z = Integer.toUnsignedLong(header.getInt(MultifdPacketDescriptor.ZERO_PAGES_OFFSET));
+        if (n + z > alloc) {
+            throw new StreamException(String.format("received packet with %d normal pages and %d zero pages, "
+                    + "which exceeds maximum expected pages %d", n, z, alloc));
+        }
+        normal = (int) n;
+        zero = (int) z;
+        long size = Integer.toUnsignedLong(header.getInt(MultifdPacketDescriptor.NEXT_PACKET_SIZE_OFFSET));
+        if (normal > 0) {
+            int method = flags & MultifdPacketDescriptor.FLAG_COMPRESSION_MASK;
+            if (method != compression.flag()) {
+                throw new StreamException(String.format("flags received %x flags expected %x", method, compression.flag()));
+            }
+        }
+        long max = zstd == null ? (long) normal * PAGE : MultifdPacketDescriptor.MAX_COMPRESSED_LENGTH;
+        if (zstd == null ? size != max : size > max) {
+            throw new StreamException(String.format("packet size received %d size expected %s%d", size,
+                    zstd == null ? "" : "at most ", max));
+        }
+        payload = (int) size;
+        if (normal + zero == 0) {
+            block = null;
+            return;
+        }
+        String name = MultifdPacketDescriptor.blockName(header);
+        if (name == null) {
+            throw new StreamException("ramblock name is not NUL-terminated");
+        }
+        block = memory.find(name);
+        if (block == null) {
+            throw new StreamException("unknown ram block " + name);
+        }
+        for (int i = 0; i < normal + zero; i++) {
+            long off = header.getLong(MultifdPacketDescriptor.offsetOfPage(i));
+            if (off < 0 || off > block.size() - PAGE || (off & (PAGE - 1)) != 0) {
+                throw new StreamException(String.format("Illegal RAM offset 0x%x in block '%s' (size 0x%x)",
+                        off, block.idstr(), block.size()));
+            }
+        }
+    }
+
+    private void readPayload() throws IOException {
+        ByteBuffer dst = zstd == null ? pages : compressed;
+        dst.clear().limit(payload);
+        ReadableByteChannel in = channel.in();
+        while (dst.hasRemaining()) {
+            if (in.read(dst) < 0) {
+                throw new EOFException("stream ended inside a packet's payload (" + dst.position() + " of "
+                        + payload + " bytes)");
+            }
+        }
+        if (zstd != null && normal > 0) {
+            compressed.flip();
+            pages.clear().limit(normal * PAGE);
+            int out = zstd.decompress(compressed, pages);
+            if (out != normal * PAGE) {
+                throw new StreamException(out < 0 ? "decompressStream failed: bad zstd data"
+                        : String.format("packet size received %d size expected %d", out, normal * PAGE));
+            }
+        }
+    }
+
+    private void applyPages() {
+        if (block == null) {
+            return;
+        }
+        MemorySegment seg = block.segment();
+        for (int i = 0; i < normal; i++) {
+            long off = header.getLong(MultifdPacketDescriptor.offsetOfPage(i));
+            MemorySegment.copy(pagesSegment, (long) i * PAGE, seg, off, PAGE);
+        }
+        for (int i = normal; i < normal + zero; i++) {
+            long off = header.getLong(MultifdPacketDescriptor.offsetOfPage(i));
+            if (MemorySegment.mismatch(seg, off, off + PAGE, zeroPage, 0, PAGE) != -1) {
+                seg.asSlice(off, PAGE).fill((byte) 0);
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+package io.livemig.multifd;
+
+import io.livemig.channel.MigrationChannel;
+import io.livemig.guest.GuestMemory;
+import io.livemig.stream.StreamException;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The destination's multifd channels, QEMU's {@code multifd_recv_state} and
+ * {@code multifd_recv_sync_main}.
+ *
+ * <p>Threads. One {@link MultifdReceiver} per channel writes its packets' pages into guest memory;
+ * the incoming migration thread (the RAM loader) calls {@link #syncMain} when the main stream says
+ * {@code MULTIFD_FLUSH}. Each receiver, at its SYNC packet, releases {@link #syncs} and blocks on its
+ * own semaphore; {@link #syncMain} takes one permit per channel (so every page sent before the
+ * source's sync has been written) and then releases every receiver. The semaphores order the page
+ * writes of the receivers before the loader's return and before the next round's writes.
+ *
+ * <p>Failure: the first receiver error is kept (naming the channel), every channel is closed, and
+ * {@link #syncMain} throws it, which fails the load; waits poll with a bound so nothing hangs.
+ */
+public final class MultifdRecvGroup implements AutoCloseable {
+
+    private static final long POLL_MS = 20;
+
+    private final MultifdReceiver[] receivers;
+    private final Semaphore syncs = new Semaphore(0);
+    private volatile Throwable error;
+
+    /** {@code channels} indexed by channel id. */
+    public MultifdRecvGroup(List<MigrationChannel> channels, GuestMemory memory, MultifdCompression compression) {
+        receivers = new MultifdReceiver[channels.size()];
+        for (int i = 0; i < receivers.length; i++) {
+            receivers[i] = new MultifdReceiver(i, channels.get(i), this, memory, compression);
+        }
+    }
+
+    public MultifdRecvGroup start() {
+        for (MultifdReceiver r : receivers) {
+            r.start();
+        }
+        return this;
+    }
+
+    /** Waits until every channel has received its SYNC packet, then lets them all continue. */
+    public void syncMain() throws IOException {
+        try {
+            while (!syncs.tryAcquire(receivers.length, POLL_MS, TimeUnit.MILLISECONDS)) {
+                checkError();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted waiting for the multifd channels' sync");
+        }
+        checkError();
+        for (MultifdReceiver r : receivers) {
+            r.release.release();
+        }
+    }
+
+    /** Throws the first channel error, if any. */
+    public void checkError() throws IOException {
+        Throwable t = error;
+        if (t != null) {
+            throw t instanceof IOException io ? io : new IOException(t.getMessage(), t);
+        }
+    }
+
+    /** Closes every channel and waits (bounded) for the receivers to end. */
+    @Override
+    public void close() {
+        for (MultifdReceiver r : receivers) {
+            r.closeChannel();
+        }
+        for (MultifdReceiver r : receivers) {
+            Thread th = r.thread();
+            if (th != null) {
+                th.interrupt();
+                try {
+                    th.join(10_000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+    }
+
+    void syncReceived() {
+        syncs.release();
+    }
+
+    void fail(int channel, Throwable t) {
+        synchronized (this) {
+            if (error == null) {
+                String desc = t.getMessage() != null ? t.getMessage() : t.toString();
+                StreamException e = new StreamException("multifd channel " + channel + ": " + desc);
+                e.initCause(t);
+                error = e;
+            }
+        }
+        for (MultifdReceiver r : receivers) {
+            r.closeChannel();
+        }
+    }
+}
