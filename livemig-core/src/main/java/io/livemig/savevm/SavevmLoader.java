@@ -131,8 +131,10 @@ public final class SavevmLoader implements LoadContext {
             throw new StreamException("Unknown savevm section or instance '" + h.idstr() + "' " + h.instanceId()
                     + ". Make sure that your current VM setup matches your saved VM setup, including any hotplugged devices");
         }
-        if (h.versionId() > e.versionId()) {
-            throw new StreamException("savevm: unsupported version " + h.versionId() + " for '" + h.idstr() + "' v" + e.versionId());
+        // QEMU reads version_id as uint32_t: 0xffffffff is a version far too new, not -1
+        if (Integer.compareUnsigned(h.versionId(), e.versionId()) > 0) {
+            throw new StreamException("savevm: unsupported version " + Integer.toUnsignedString(h.versionId())
+                    + " for '" + h.idstr() + "' v" + e.versionId());
         }
         if (type == SectionType.SECTION_START && !e.isIterative()) {
             throw new StreamException("section '" + h.idstr() + "' (id " + h.sectionId() + ") is not iterative but arrived as START");
