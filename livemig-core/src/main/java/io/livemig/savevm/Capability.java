@@ -9,7 +9,9 @@ public enum Capability {
     /** the destination acknowledges switchover once devices' initial data is loaded (QEMU 8.1+) */
     SWITCHOVER_ACK("switchover-ack"),
     /** QEMU 7.2's block migration of -drive images (removed from QEMU in 9.1) */
-    BLOCK("block");
+    BLOCK("block"),
+    /** the source sends its -uuid in the configuration; a destination with another UUID fails (QEMU 4.2+) */
+    VALIDATE_UUID("validate-uuid");
 
     private final String qapiName;
 

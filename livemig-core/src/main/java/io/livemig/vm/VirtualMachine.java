@@ -287,7 +287,7 @@ public final class VirtualMachine implements AutoCloseable {
         incomingState.transition(MigrationStatus.NONE, MigrationStatus.SETUP);
         try {
             incoming = MigrationIncoming.listen(new MigrationIncoming.Setup(registry, gate, globalState, config.machine(),
-                    () -> autostart, caps, stats, incomingState, migrationEvents), uri);
+                    () -> autostart, caps, stats, incomingState, migrationEvents, config.uuid()), uri);
         } catch (IOException | RuntimeException e) {
             incomingState.transitionFromAny(MigrationStatus.FAILED);
             throw e;
