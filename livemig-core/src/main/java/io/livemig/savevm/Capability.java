@@ -11,7 +11,9 @@ public enum Capability {
     /** QEMU 7.2's block migration of -drive images (removed from QEMU in 9.1) */
     BLOCK("block"),
     /** RAM pages on {@code multifd-channels} extra connections (QEMU 9.x packet layout) */
-    MULTIFD("multifd");
+    MULTIFD("multifd"),
+    /** the source sends its -uuid in the configuration; a destination with another UUID fails (QEMU 4.2+) */
+    VALIDATE_UUID("validate-uuid");
 
     private final String qapiName;
 

@@ -41,8 +41,8 @@ public final class MigrationIncoming implements Runnable {
     /** What an incoming migration needs from its guest. */
     public record Setup(HandlerRegistry registry, RunStateGate gate, GlobalState globalState, String machine,
                         BooleanSupplier autostart, MigrationCapabilities caps, MigrationParameters params,
-                        MigrationStats stats,
-                        MigrationStateMachine state, MigrationEvents events, MultifdLink multifd) {
+                        MigrationStats stats, MigrationStateMachine state, MigrationEvents events,
+                        MultifdLink multifd, java.util.Optional<java.util.UUID> uuid) {
     }
 
     private final Setup s;
@@ -102,7 +102,7 @@ public final class MigrationIncoming implements Runnable {
             s.state().transition(MigrationStatus.SETUP, MigrationStatus.ACTIVE);
             s.globalState().resetReceived();
             MigrationInput in = new MigrationInput(watchdog.watch(channel.in()));
-            loader = new SavevmLoader(s.registry(), s.caps(), s.machine(), channel.supportsReturnPath() ? channel.out() : null);
+            loader = new SavevmLoader(s.registry(), s.caps(), s.machine(), s.uuid(), channel.supportsReturnPath() ? channel.out() : null);
             loader.load(in);
             finishLoad();
             s.stats().totalTimeMs = System.currentTimeMillis() - s.stats().startTimeMs;

@@ -211,7 +211,9 @@ public final class MigrationSource implements Runnable {
         s.stats().devices = List.copyOf(published);
 
         StreamHeaderDescriptor.write(out);
-        ConfigurationSection.write(out, s.machine(), Optional.empty());
+        // QEMU's vmstate_uuid_needed: the uuid subsection goes only with validate-uuid and a -uuid
+        ConfigurationSection.write(out, s.machine(),
+                s.caps().has(Capability.VALIDATE_UUID) ? s.uuid() : Optional.empty());
         if (returnPath != null) {
             CommandDescriptor.writeOpenReturnPath(out);
             CommandDescriptor.writePing(out, 1);

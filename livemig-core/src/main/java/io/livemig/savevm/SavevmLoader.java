@@ -15,6 +15,8 @@ import java.nio.channels.WritableByteChannel;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
 
 /**
  * The destination's stream parser, QEMU's {@code qemu_loadvm_state()}: header, configuration,
@@ -40,6 +42,7 @@ public final class SavevmLoader implements LoadContext {
     private final MigrationCapabilities caps;
     private final String machine;
     private final WritableByteChannel returnChannel;
+    private final Optional<UUID> uuid;
     private final Map<Integer, Loaded> sections = new HashMap<>();
     private boolean returnPathOpen;
     /** devices whose initial data must load before SWITCHOVER_ACK (QEMU's switchover_ack_pending_num) */
@@ -58,9 +61,20 @@ public final class SavevmLoader implements LoadContext {
      */
     public SavevmLoader(HandlerRegistry registry, MigrationCapabilities caps, String machine,
                         WritableByteChannel returnChannel) {
+        this(registry, caps, machine, Optional.empty(), returnChannel);
+    }
+
+    /**
+     * @param uuid          this guest's {@code -uuid}, checked against the configuration's uuid
+     *                      subsection when the source sent one (QEMU's {@code vmstate_uuid_post_load})
+     * @param returnChannel the channel back to the source, or null when the transport has none
+     */
+    public SavevmLoader(HandlerRegistry registry, MigrationCapabilities caps, String machine, Optional<UUID> uuid,
+                        WritableByteChannel returnChannel) {
         this.registry = registry;
         this.caps = caps;
         this.machine = machine;
+        this.uuid = uuid;
         this.returnChannel = returnChannel;
     }
 
@@ -92,6 +106,7 @@ public final class SavevmLoader implements LoadContext {
         if (config.targetPageBits() != 0 && config.targetPageBits() != 12) {
             throw new StreamException("Received TARGET_PAGE_BITS is " + config.targetPageBits() + " but local is 12");
         }
+        checkUuid(config.uuid());
         List<SaveStateEntry> entries = registry.entries();
         for (SaveStateEntry e : entries) {
             if (e.handler().isActive()) {
@@ -123,6 +138,21 @@ public final class SavevmLoader implements LoadContext {
         }
     }
 
+    /**
+     * QEMU's {@code vmstate_uuid_post_load}: a received UUID must equal ours; a destination without
+     * a {@code -uuid} only warns. The subsection is checked whatever this side's capabilities are.
+     */
+    private void checkUuid(Optional<UUID> received) throws StreamException {
+        if (received.isEmpty()) {
+            return;
+        }
+        if (uuid.isEmpty()) {
+            LOG.warn("UUID is received {}, but local uuid isn't set", received.get());
+        } else if (!uuid.get().equals(received.get())) {
+            throw new StreamException("UUID received is " + received.get() + " and local is " + uuid.get());
+        }
+    }
+
     private void loadFull(MigrationInput in, int type) throws IOException {
         where = SectionType.name(type) + " section header" + (lastSection == null ? "" : " after section " + lastSection);
         SectionHeaderDescriptor.Full h = SectionHeaderDescriptor.readFull(in, type);
@@ -131,8 +161,10 @@ public final class SavevmLoader implements LoadContext {
             throw new StreamException("Unknown savevm section or instance '" + h.idstr() + "' " + h.instanceId()
                     + ". Make sure that your current VM setup matches your saved VM setup, including any hotplugged devices");
         }
-        if (h.versionId() > e.versionId()) {
-            throw new StreamException("savevm: unsupported version " + h.versionId() + " for '" + h.idstr() + "' v" + e.versionId());
+        // QEMU reads version_id as uint32_t: 0xffffffff is a version far too new, not -1
+        if (Integer.compareUnsigned(h.versionId(), e.versionId()) > 0) {
+            throw new StreamException("savevm: unsupported version " + Integer.toUnsignedString(h.versionId())
+                    + " for '" + h.idstr() + "' v" + e.versionId());
         }
         if (type == SectionType.SECTION_START && !e.isIterative()) {
             throw new StreamException("section '" + h.idstr() + "' (id " + h.sectionId() + ") is not iterative but arrived as START");

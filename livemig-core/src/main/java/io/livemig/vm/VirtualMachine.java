@@ -322,7 +322,7 @@ public final class VirtualMachine implements AutoCloseable {
         incomingCurrent = true;
         try {
             incoming = MigrationIncoming.listen(new MigrationIncoming.Setup(registry, gate, globalState, config.machine(),
-                    () -> autostart, caps, params, stats, incomingState, migrationEvents, multifd), uri);
+                    () -> autostart, caps, params, stats, incomingState, migrationEvents, multifd, config.uuid()), uri);
         } catch (IOException | RuntimeException e) {
             incomingState.transitionFromAny(MigrationStatus.FAILED);
             throw e;

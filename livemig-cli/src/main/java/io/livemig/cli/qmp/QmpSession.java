@@ -19,7 +19,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * One QMP client connection, QEMU's {@code MonitorQMP}: its own capabilities-negotiation state,
  * a reader and a writer.
  *
- * <p>Concurrency: two virtual threads per client. The reader owns the socket's input and the
+ * <p>Concurrency: two platform threads per client. The reader owns the socket's input and the
  * {@link JsonFramer}; it parses, dispatches and queues each reply in order. Everything written —
  * greeting, replies, events — goes through one bounded queue drained by the writer, the only
  * thread that writes to the socket. Producers never block: {@link #offer} fails at once when the
@@ -53,8 +53,12 @@ final class QmpSession implements QmpDispatcher.Session {
 
     void start(String greeting) {
         offer(greeting);
-        Thread.ofVirtual().name("qmp-writer").start(this::writeLoop);
-        Thread.ofVirtual().name("qmp-reader").start(this::readLoop);
+        // Platform threads, not virtual ones: virtual threads are not time-sliced, so a few clients
+        // flooding input keep their readers runnable and hold every carrier (one per core), and
+        // the other clients' readers never run. The OS scheduler shares the CPU among platform
+        // threads; MAX_CLIENTS bounds their number.
+        Thread.ofPlatform().daemon().name("qmp-writer").start(this::writeLoop);
+        Thread.ofPlatform().daemon().name("qmp-reader").start(this::readLoop);
     }
 
     /** Queues a message without blocking; drops the client when its queue is full. */
