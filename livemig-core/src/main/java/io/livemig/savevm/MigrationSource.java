@@ -379,11 +379,14 @@ public final class MigrationSource implements Runnable {
         long transferTimeMs = Math.max(1, st.totalTimeMs - st.setupTimeMs);
         st.mbps = transferred() * 8.0 / transferTimeMs / 1000.0;
         st.remainingBytes = 0;
+        // the guest is postmigrate before anyone can see "completed", so a client that reads
+        // query-status right after completed never sees finish-migrate (QEMU sets the run state
+        // just after, and its clients must poll); a cancel that wins the race below restores it
+        s.gate().set(RunState.POSTMIGRATE);
         if (!s.state().transition(MigrationStatus.DEVICE, MigrationStatus.COMPLETED)) {
             throw new MigrationException("migration cancelled");
         }
         guestStopped = false;
-        s.gate().set(RunState.POSTMIGRATE);
     }
 
     private void checkErrors() throws MigrationException {

@@ -91,7 +91,7 @@ public final class SavevmLoader implements LoadContext {
         try {
             return loadRecords(in);
         } catch (IOException e) {
-            throw new StreamException(where + ": " + e.getMessage(), e);
+            throw new StreamException(where + ": " + (e.getMessage() != null ? e.getMessage() : e.toString()), e);
         }
     }
 
