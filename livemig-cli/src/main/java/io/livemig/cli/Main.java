@@ -24,7 +24,7 @@ import java.util.concurrent.CountDownLatch;
  */
 @Command(name = "livemig", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Live migration for the JVM, driven like QEMU.",
-        subcommands = {Main.Vm.class, io.livemig.cli.demo.DemoCommand.class, Main.VersionCommand.class,
+        subcommands = {Main.Vm.class, io.livemig.cli.demo.DemoCommand.class, Main.VersionCommand.class, AotTrainCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer> {
 

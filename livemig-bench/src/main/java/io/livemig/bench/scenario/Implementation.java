@@ -36,6 +36,7 @@ public enum Implementation {
             case LIVEMIG -> {
                 cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
                 cmd.add("--enable-native-access=ALL-UNNAMED");
+                aotCache(o.livemigJar()).ifPresent(aot -> cmd.add("-XX:AOTCache=" + aot));
                 String opts = System.getenv("LIVEMIG_JAVA_OPTS");
                 if (opts != null && !opts.isBlank()) {
                     cmd.addAll(List.of(opts.trim().split("\\s+")));
@@ -60,6 +61,29 @@ public enum Implementation {
             cmd.addAll(List.of("-incoming", "tcp:127.0.0.1:" + incomingPort));
         }
         return cmd;
+    }
+
+    /**
+     * The JDK AOT cache {@code bin/bench} trained for {@code jar} ({@code livemig.aot} beside
+     * {@code livemig.jar}, see {@code bin/aot.sh}), when it exists and is not older than the jar,
+     * unless {@code LIVEMIG_AOT=0}: the same rule as {@code bin/livemig}, so the benchmark runs
+     * livemig as users do.
+     */
+    static Optional<Path> aotCache(Path jar) {
+        if ("0".equals(System.getenv("LIVEMIG_AOT"))) {
+            return Optional.empty();
+        }
+        String name = jar.getFileName().toString();
+        Path aot = jar.resolveSibling(name.endsWith(".jar") ? name.substring(0, name.length() - 4) + ".aot" : name + ".aot");
+        try {
+            if (Files.isRegularFile(aot)
+                    && Files.getLastModifiedTime(aot).compareTo(Files.getLastModifiedTime(jar)) >= 0) {
+                return Optional.of(aot);
+            }
+        } catch (java.io.IOException e) {
+            // unreadable: run without the cache
+        }
+        return Optional.empty();
     }
 
     /** {@code qemu-system-x86_64} on PATH, if any. */

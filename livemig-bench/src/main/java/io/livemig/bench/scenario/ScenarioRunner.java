@@ -67,6 +67,9 @@ public final class ScenarioRunner {
                     + " is not on PATH; install it (Debian: apt-get install -y qemu-system-x86) or pass --no-qemu");
         }
         Files.createDirectories(options.dir());
+        log.printf(Locale.ROOT, "livemig processes: %s, AOT cache %s, LIVEMIG_JAVA_OPTS '%s'%n", options.livemigJar(),
+                Implementation.aotCache(options.livemigJar()).map(Path::toString).orElse("none"),
+                System.getenv().getOrDefault("LIVEMIG_JAVA_OPTS", ""));
         String loadBefore = ProcStats.loadAverage();
         List<RunResult> results = new ArrayList<>();
         Map<String, List<Double>> loopback = new LinkedHashMap<>();

@@ -9,7 +9,6 @@ import io.livemig.stream.SectionType;
 import io.livemig.stream.StreamException;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -28,7 +27,6 @@ final class RamLoader {
     private static final int PAGE = PageSize.TARGET_PAGE_SIZE;
 
     private final GuestMemory memory;
-    private final MemorySegment zeroPage = Arena.ofAuto().allocate(PAGE, PAGE);
     /** an XBZRLE record's encoded bytes (QEMU's {@code XBZRLE.decoded_buf}) */
     private final byte[] encoded = new byte[PAGE];
     private RamBlock lastBlock;
@@ -70,7 +68,7 @@ final class RamLoader {
                                 addr, block.idstr(), fill));
                     }
                     MemorySegment seg = block.segment();
-                    if (MemorySegment.mismatch(seg, addr, addr + PAGE, zeroPage, 0, PAGE) != -1) {
+                    if (!ZeroPage.isZero(seg, addr)) {
                         seg.asSlice(addr, PAGE).fill((byte) 0);
                     }
                 }

@@ -9,7 +9,6 @@ import io.livemig.savevm.MigrationStats;
 import io.livemig.savevm.RateLimit;
 import io.livemig.stream.MigrationOutput;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -26,8 +25,8 @@ import java.util.concurrent.TimeUnit;
  * so no write is lost. {@link #sync()} is QEMU's {@code migration_bitmap_sync()}: it moves the
  * dirty logs into the bitmaps and counts the newly dirty pages.
  *
- * <p>Page path: one bitmap scan, one zero check ({@code MemorySegment.mismatch} against a zero
- * page), one copy into the stream buffer; no allocation, no lock.
+ * <p>Page path: one bitmap scan, one zero check ({@link ZeroPage}), one copy into the stream
+ * buffer; no allocation, no lock.
  *
  * <p>XBZRLE (capability {@code xbzrle}): as in QEMU, it starts only after the cursor's first wrap,
  * i.e. once every page has been sent in full, so the cache only ever holds pages the destination
@@ -53,7 +52,6 @@ final class RamSaver {
     private final long totalBytes;
     private final MigrationStats stats;
     private final MigrationEvents events;
-    private final MemorySegment zeroPage = Arena.ofAuto().allocate(PAGE, PAGE);
     /** RAM-wide address of each block's first byte (QEMU's {@code RAMBlock.offset}), for the XBZRLE cache */
     private final long[] ramBase;
     /** 0 = XBZRLE off, else the cache size; the cache is allocated in {@link #setup} */
@@ -257,7 +255,7 @@ final class RamSaver {
             return;
         }
         boolean useXbzrle = xbzrleStarted;
-        if (MemorySegment.mismatch(seg, offset, offset + PAGE, zeroPage, 0, PAGE) == -1) {
+        if (ZeroPage.isZero(seg, offset)) {
             putHeader(out, blockIndex, offset | RamRecordDescriptor.FLAG_ZERO);
             out.putU8(0);
             zeroPages++;
