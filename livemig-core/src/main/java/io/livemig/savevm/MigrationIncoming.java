@@ -85,6 +85,7 @@ public final class MigrationIncoming implements Runnable {
     @Override
     public void run() {
         SavevmLoader loader = null;
+        MigrationInput in = null;
         try {
             channel = accept();
             listener.close();
@@ -101,7 +102,7 @@ public final class MigrationIncoming implements Runnable {
             s.stats().reset(System.currentTimeMillis());
             s.state().transition(MigrationStatus.SETUP, MigrationStatus.ACTIVE);
             s.globalState().resetReceived();
-            MigrationInput in = new MigrationInput(watchdog.watch(channel.in()));
+            in = new MigrationInput(watchdog.watch(channel.in()));
             loader = new SavevmLoader(s.registry(), s.caps(), s.machine(), s.uuid(), channel.supportsReturnPath() ? channel.out() : null);
             loader.load(in);
             finishLoad();
@@ -124,6 +125,9 @@ public final class MigrationIncoming implements Runnable {
                 e.handler().loadCleanup();
             }
             closeQuietly();
+            if (in != null) {
+                in.release();
+            }
             s.events().migrationFinished();
         }
     }

@@ -448,6 +448,9 @@ public final class MigrationSource implements Runnable {
                 Thread.currentThread().interrupt();
             }
         }
+        if (out != null) {
+            out.release();
+        }
         s.stats().totalTimeMs = System.currentTimeMillis() - s.stats().startTimeMs;
         s.events().migrationFinished();
     }

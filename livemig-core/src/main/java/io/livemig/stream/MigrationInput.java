@@ -33,6 +33,7 @@ public final class MigrationInput implements AutoCloseable {
     private final MemorySegment bufferSegment;
     /** bytes consumed before the start of the buffer's current contents */
     private long base;
+    private boolean released;
 
     public MigrationInput(ReadableByteChannel channel) {
         this(channel, DEFAULT_BUFFER_SIZE);
@@ -43,7 +44,7 @@ public final class MigrationInput implements AutoCloseable {
             throw new IllegalArgumentException("buffer size must be at least 8192, got " + bufferSize);
         }
         this.channel = channel;
-        this.buffer = ByteBuffer.allocateDirect(bufferSize).order(ByteOrder.BIG_ENDIAN);
+        this.buffer = StreamBufferPool.acquire(bufferSize);
         this.bufferSegment = MemorySegment.ofBuffer(buffer);
         buffer.limit(0);
     }
@@ -52,6 +53,9 @@ public final class MigrationInput implements AutoCloseable {
     private void require(int n) throws IOException {
         if (buffer.remaining() >= n) {
             return;
+        }
+        if (released) {
+            throw new IOException("migration stream released");
         }
         base += buffer.position();
         buffer.compact();
@@ -156,6 +160,18 @@ public final class MigrationInput implements AutoCloseable {
                 StandardCharsets.UTF_8);
         buffer.position(buffer.position() + n);
         return s;
+    }
+
+    /**
+     * Returns the buffer to the pool once the load is over; later reads fail. Only the owner
+     * thread may call it.
+     */
+    public void release() {
+        if (!released) {
+            released = true;
+            buffer.limit(0);
+            StreamBufferPool.release(buffer);
+        }
     }
 
     /** Bytes consumed so far. */

@@ -39,6 +39,7 @@ public final class MigrationOutput implements AutoCloseable {
     private final MemorySegment bufferSegment;
     private volatile long transferred;
     private volatile Throwable error;
+    private boolean released;
 
     public MigrationOutput(WritableByteChannel channel) {
         this(channel, DEFAULT_BUFFER_SIZE);
@@ -49,7 +50,7 @@ public final class MigrationOutput implements AutoCloseable {
             throw new IllegalArgumentException("buffer size must be at least 8192, got " + bufferSize);
         }
         this.channel = channel;
-        this.buffer = ByteBuffer.allocateDirect(bufferSize).order(ByteOrder.BIG_ENDIAN);
+        this.buffer = StreamBufferPool.acquire(bufferSize);
         this.bufferSegment = MemorySegment.ofBuffer(buffer);
     }
 
@@ -163,6 +164,18 @@ public final class MigrationOutput implements AutoCloseable {
             setError(e);
         } finally {
             buffer.clear();
+        }
+    }
+
+    /**
+     * Returns the buffer to the pool once the migration is over (no flush). Later puts do
+     * nothing: the stream is latched in error. Only the owner thread may call it.
+     */
+    public void release() {
+        if (!released) {
+            released = true;
+            setError(new java.io.IOException("migration stream released"));
+            StreamBufferPool.release(buffer);
         }
     }
 

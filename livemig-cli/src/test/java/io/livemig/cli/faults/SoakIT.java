@@ -48,8 +48,12 @@ class SoakIT {
     /** JIT compiler and GC threads come and go by themselves */
     private static final long THREAD_SLACK = 4;
     private static final long FD_SLACK = 2;
-    /** stream buffers are malloc-backed direct memory; glibc keeps some of what they freed */
-    private static final long RSS_SLACK_KIB = 64 * 1024;
+    /**
+     * The stream buffers are pooled (StreamBufferPool), so migrating again allocates nothing
+     * large; what is left is JIT code and malloc noise. Measured: RSS after 20 migrations is
+     * 20 MiB lower than after the first (the pool replaces per-migration buffers).
+     */
+    private static final long RSS_SLACK_KIB = 16 * 1024;
 
     @RegisterExtension
     final SeedExtension seed = new SeedExtension();
