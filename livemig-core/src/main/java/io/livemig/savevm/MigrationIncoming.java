@@ -78,6 +78,26 @@ public final class MigrationIncoming implements Runnable {
         closeQuietly();
     }
 
+    private static final int LISTENING = 0;
+    private static final int CONNECTED = 1;
+    private static final int CANCELLED = 2;
+    /** LISTENING until the source connects; a cancel wins only while nothing has been read */
+    private final java.util.concurrent.atomic.AtomicInteger phase = new java.util.concurrent.atomic.AtomicInteger(LISTENING);
+
+    /**
+     * {@code migrate_cancel} on a destination that is still waiting for its source: stops
+     * listening. Returns true when it did, i.e. nothing of a stream was loaded, so the guest may
+     * go back to the state it had before; false once the source has connected (then the load
+     * goes on, as in QEMU).
+     */
+    public boolean cancelIfNotConnected() {
+        if (phase.compareAndSet(LISTENING, CANCELLED)) {
+            closeQuietly();
+            return true;
+        }
+        return false;
+    }
+
     public void join(long millis) throws InterruptedException {
         thread.join(millis);
     }
@@ -89,6 +109,9 @@ public final class MigrationIncoming implements Runnable {
         try {
             channel = accept();
             listener.close();
+            if (!phase.compareAndSet(LISTENING, CONNECTED)) {
+                throw new MigrationException("incoming migration cancelled before the source connected");
+            }
             // x-stall-timeout counts only from the connection on: waiting for a source to
             // connect is not a stall (QEMU waits forever, and so do we)
             MigrationChannel ch = channel;

@@ -81,6 +81,8 @@ public final class VirtualMachine implements AutoCloseable {
     private volatile boolean autostart;
     private volatile MigrationSource source;
     private volatile MigrationIncoming incoming;
+    /** the run state before migrate-incoming re-armed this guest, restored if it is cancelled unconnected */
+    private volatile RunState beforeIncoming;
     private volatile boolean closed;
     /** Whether query-migrate reports the incoming side: the latest migration was incoming. */
     private volatile boolean incomingCurrent;
@@ -304,6 +306,7 @@ public final class VirtualMachine implements AutoCloseable {
             throw VmCommandException.generic("Parameter 'uri' expects a valid migration protocol");
         }
         // a fresh incoming state: the guest waits for the stream, nothing of a previous load remains
+        beforeIncoming = now == RunState.INMIGRATE ? null : now;
         gate.set(RunState.INMIGRATE);
         globalState.resetReceived();
         try {
@@ -352,6 +355,17 @@ public final class VirtualMachine implements AutoCloseable {
         MigrationSource src = source;
         if (src != null) {
             src.cancel();
+        }
+        MigrationIncoming mi = incoming;
+        if (mi != null && incomingCurrent && incomingState.status() == MigrationStatus.SETUP && mi.cancelIfNotConnected()) {
+            // still listening: nothing was loaded, so the guest returns to what it was before
+            // migrate-incoming (a guest started with -incoming stays inmigrate); livemig's
+            // extension, QEMU 7.2's migrate_cancel ignores the incoming side
+            joinQuietly(mi::join);
+            RunState before = beforeIncoming;
+            if (before != null) {
+                gate.compareAndSet(RunState.INMIGRATE, before);
+            }
         }
     }
 

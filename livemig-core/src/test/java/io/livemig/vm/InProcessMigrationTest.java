@@ -175,4 +175,21 @@ class InProcessMigrationTest {
             assertThat(src.runState()).isEqualTo(RunState.RUNNING);
         }
     }
+
+    @Test
+    @Timeout(30)
+    void cancellingAnIncomingMigrationThatNeverConnectedRestoresTheGuest() throws Exception {
+        try (VirtualMachine vm = VirtualMachine.start(config(4L << 20, List.of(), Optional.empty(), false))) {
+            vm.stop();
+            vm.migrateIncoming("tcp:127.0.0.1:0");
+            assertThat(vm.runState()).isEqualTo(RunState.INMIGRATE);
+            assertThat(vm.incomingStatus()).isEqualTo(MigrationStatus.SETUP);
+            vm.migrateCancel();
+            await(() -> vm.incomingStatus().isFinished(), Duration.ofSeconds(10), "the listen to end");
+            assertThat(vm.incomingStatus()).isEqualTo(MigrationStatus.FAILED);
+            assertThat(vm.runState()).as("nothing was loaded: back to paused").isEqualTo(RunState.PAUSED);
+            vm.cont();
+            assertThat(vm.runState()).isEqualTo(RunState.RUNNING);
+        }
+    }
 }
