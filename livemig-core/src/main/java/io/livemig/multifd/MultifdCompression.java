@@ -1,6 +1,6 @@
 package io.livemig.multifd;
 
-/** QAPI {@code MultiFDCompression}, with the packet flag bits of each method. zlib is not implemented. */
+/** QAPI {@code MultiFDCompression}, with the packet flag bits of each method. livemig has no zlib (QEMU does). */
 public enum MultifdCompression {
     NONE("none", MultifdPacketDescriptor.FLAG_NOCOMP),
     ZSTD("zstd", MultifdPacketDescriptor.FLAG_ZSTD);
