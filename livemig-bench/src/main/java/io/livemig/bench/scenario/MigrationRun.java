@@ -7,6 +7,7 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -68,6 +69,13 @@ final class MigrationRun {
                     options.dir().resolve(tag + "-src.sock"), -1), options.dir().resolve(tag + "-src.log"));
             src.awaitQmp(options.dir().resolve(tag + "-src.sock"));
             src.qmp().execute("migrate-set-parameters", Map.of("max-bandwidth", options.maxBandwidth()));
+            if (options.channels() > 1) {
+                for (GuestProcess g : List.of(src, dst)) {
+                    g.qmp().execute("migrate-set-capabilities", Map.of("capabilities",
+                            List.of(Map.of("capability", "multifd", "state", true))));
+                    g.qmp().execute("migrate-set-parameters", Map.of("multifd-channels", options.channels()));
+                }
+            }
 
             long srcCpu0 = ProcStats.cpuNanos(src.pid());
             long dstCpu0 = ProcStats.cpuNanos(dst.pid());
