@@ -53,12 +53,15 @@ public final class TlsMigrationChannel implements MigrationChannel {
     private final String description;
     private final In in;
     private final Out out;
+    /** a source that presented no certificate: a livemig destination always refuses it */
+    private final boolean anonymous;
     private volatile boolean closed;
 
     private TlsMigrationChannel(SocketChannel socket, SSLSocket ssl, String description) throws IOException {
         this.socket = socket;
         this.ssl = ssl;
         this.description = description;
+        this.anonymous = ssl.getUseClientMode() && ssl.getSession().getLocalCertificates() == null;
         this.in = new In(ssl.getInputStream());
         this.out = new Out(ssl.getOutputStream());
     }
@@ -193,11 +196,20 @@ public final class TlsMigrationChannel implements MigrationChannel {
         return "TlsMigrationChannel[" + description + "]";
     }
 
+    /**
+     * A failure after close is the close's doing. In TLS 1.3 the server checks the client's
+     * certificate after the client's handshake has finished, so an anonymous source learns of its
+     * refusal only as a failed write (or a fatal alert on the return path): say why.
+     */
     private IOException closedOr(IOException e) {
         if (closed) {
             AsynchronousCloseException c = new AsynchronousCloseException();
             c.initCause(e);
             return c;
+        }
+        if (anonymous) {
+            return new IOException(e.getMessage() + " (TLS: this source is anonymous, with no " + TlsCredentials.CLIENT_CERT
+                    + " in tls-creds, and the destination requires a client certificate)", e);
         }
         return e;
     }
