@@ -56,6 +56,8 @@ public final class TlsMigrationChannel implements MigrationChannel {
     /** a source that presented no certificate: a livemig destination always refuses it */
     private final boolean anonymous;
     private volatile boolean closed;
+    /** a thread is in {@link In#read}: close() must not touch the input then */
+    private volatile boolean reading;
 
     private TlsMigrationChannel(SocketChannel socket, SSLSocket ssl, String description) throws IOException {
         this.socket = socket;
@@ -181,6 +183,9 @@ public final class TlsMigrationChannel implements MigrationChannel {
     public void close() throws IOException {
         closed = true;
         try {
+            if (!reading) {
+                discardUnread();
+            }
             socket.close(); // unblocks readers and writers at once; no close_notify on this path
         } finally {
             try {
@@ -188,6 +193,25 @@ public final class TlsMigrationChannel implements MigrationChannel {
             } catch (IOException ignored) {
                 // the socket under it is closed
             }
+        }
+    }
+
+    /**
+     * Reads and drops what the kernel holds for a socket no one reads: a TLS 1.3 server sends
+     * NewSessionTicket after the handshake, and a source without a return path never reads it.
+     * Closing a socket with unread data sends RST instead of FIN, and an RST can destroy the tail
+     * of the stream still queued at the destination. Only bytes already there are read (the
+     * adaptor's {@code available()} takes no read lock), so this never blocks; the bytes are TLS
+     * records, dropped unparsed, since the session ends here.
+     */
+    private void discardUnread() {
+        try {
+            int n = socket.socket().getInputStream().available();
+            if (n > 0 && socket.isOpen()) {
+                socket.read(ByteBuffer.allocate(n));
+            }
+        } catch (IOException e) {
+            // closing anyway
         }
     }
 
@@ -240,6 +264,7 @@ public final class TlsMigrationChannel implements MigrationChannel {
             if (len == 0) {
                 return 0;
             }
+            reading = true;
             try {
                 int n;
                 if (dst.hasArray()) {
@@ -264,6 +289,8 @@ public final class TlsMigrationChannel implements MigrationChannel {
                 return -1; // EOF without close_notify: see the class comment
             } catch (IOException e) {
                 throw closedOr(e);
+            } finally {
+                reading = false;
             }
         }
 
