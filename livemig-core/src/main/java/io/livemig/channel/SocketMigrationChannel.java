@@ -23,6 +23,11 @@ final class SocketMigrationChannel implements MigrationChannel {
         this.description = description;
     }
 
+    /** The connected socket, for {@link TlsMigrationChannel} to layer TLS over. */
+    SocketChannel socket() {
+        return socket;
+    }
+
     @Override
     public ReadableByteChannel in() {
         return socket;

@@ -3,6 +3,7 @@ package io.livemig.savevm;
 import io.livemig.channel.IncomingListener;
 import io.livemig.channel.MigrationChannel;
 import io.livemig.channel.MigrationUri;
+import io.livemig.channel.TlsMigrationChannel;
 import io.livemig.channel.Transports;
 import io.livemig.guest.RunState;
 import io.livemig.guest.RunStateGate;
@@ -161,7 +162,16 @@ public final class MigrationIncoming implements Runnable {
      */
     private MigrationChannel accept() throws IOException, MigrationException {
         MigrationChannel first = listener.accept();
-        // the capabilities as they are when the source arrives (they may be set after -incoming)
+        // the capabilities and tls-creds as they are when the source arrives (they may be set after -incoming)
+        String tls = s.params().tlsCreds();
+        if (!tls.isEmpty()) {
+            if (s.caps().has(Capability.MULTIFD)) {
+                first.close();
+                throw new MigrationException("multifd with TLS (tls-creds) is not supported by livemig yet");
+            }
+            // bounded by the handshake timeout; a cancel meanwhile takes effect once it returns
+            return TlsMigrationChannel.server(first, java.nio.file.Path.of(tls), MigrationSource.TLS_HANDSHAKE_TIMEOUT);
+        }
         if (!s.caps().has(Capability.MULTIFD)) {
             return first;
         }

@@ -48,6 +48,27 @@ public final class MigrationParameters {
     /** ms a read or write may block without moving a byte before the migration fails; 0 = never */
     private volatile long stallTimeoutMs = DEFAULT_STALL_TIMEOUT_MS;
 
+    /** QEMU's {@code tls-creds}: a tls-creds-x509 directory; empty = TLS off; taken when a connection is made */
+    private volatile String tlsCreds = "";
+    /** QEMU's {@code tls-hostname}: the name the source checks the destination's certificate against; empty = the tcp: host */
+    private volatile String tlsHostname = "";
+
+    public String tlsCreds() {
+        return tlsCreds;
+    }
+
+    public void tlsCreds(String dir) {
+        this.tlsCreds = dir;
+    }
+
+    public String tlsHostname() {
+        return tlsHostname;
+    }
+
+    public void tlsHostname(String name) {
+        this.tlsHostname = name;
+    }
+
     public long stallTimeoutMs() {
         return stallTimeoutMs;
     }

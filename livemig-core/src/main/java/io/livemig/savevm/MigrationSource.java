@@ -2,6 +2,7 @@ package io.livemig.savevm;
 
 import io.livemig.channel.MigrationChannel;
 import io.livemig.channel.MigrationUri;
+import io.livemig.channel.TlsMigrationChannel;
 import io.livemig.channel.Transports;
 import io.livemig.guest.PageSize;
 import io.livemig.guest.RunState;
@@ -17,6 +18,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -63,6 +65,8 @@ public final class MigrationSource implements Runnable {
     /** How long to wait for the destination's SHUT after the stream is complete. */
     private static final long SHUT_TIMEOUT_MS = 60_000;
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+    /** bounds the TLS handshake after the connect */
+    static final Duration TLS_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
 
     /** What a source migration needs from its guest. */
     public record Setup(HandlerRegistry registry, RunStateGate gate, GlobalState globalState, String machine,
@@ -167,6 +171,19 @@ public final class MigrationSource implements Runnable {
         }
     }
 
+    /** QEMU's migrate_get_current()->parameters.tls_hostname, else the tcp: URI's host. */
+    private String tlsHostname() throws MigrationException {
+        String name = s.params().tlsHostname();
+        if (!name.isEmpty()) {
+            return name;
+        }
+        if (uri instanceof MigrationUri.Tcp tcp && !tcp.host().isEmpty()) {
+            return tcp.host();
+        }
+        throw new MigrationException("TLS: no hostname to verify the destination's certificate against;"
+                + " set the tls-hostname parameter (" + uri + " has no host)");
+    }
+
     private void setupPhase() throws IOException, MigrationException {
         long start = System.nanoTime();
         boolean multifd = s.caps().has(Capability.MULTIFD);
@@ -174,7 +191,15 @@ public final class MigrationSource implements Runnable {
         if (multifd && MultifdLink.unsupportedTransport(uri) != null) {
             throw new MigrationException(MultifdLink.unsupportedTransport(uri));
         }
+        String tls = s.params().tlsCreds();
+        if (multifd && !tls.isEmpty()) {
+            throw new MigrationException("multifd with TLS (tls-creds) is not supported by livemig yet");
+        }
         channel = Transports.connect(uri, CONNECT_TIMEOUT);
+        if (!tls.isEmpty()) {
+            // channel holds the plain socket meanwhile, so a cancel closes it and ends the handshake
+            channel = TlsMigrationChannel.client(channel, Path.of(tls), tlsHostname(), TLS_HANDSHAKE_TIMEOUT);
+        }
         if (s.state().status() != MigrationStatus.SETUP) {
             throw new MigrationException("migration cancelled during setup");
         }

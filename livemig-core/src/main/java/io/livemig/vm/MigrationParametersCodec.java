@@ -1,11 +1,13 @@
 package io.livemig.vm;
 
+import io.livemig.channel.TlsCredentials;
 import io.livemig.savevm.Capability;
 import io.livemig.savevm.IterationPolicy;
 import io.livemig.savevm.MigrationCapabilities;
 import io.livemig.savevm.MigrationParameters;
 
 import java.math.BigInteger;
+import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -35,6 +37,8 @@ final class MigrationParametersCodec {
         m.put("multifd-zstd-level", (long) p.multifdZstdLevel());
         m.put("x-iterate-policy", p.iteratePolicy().qapiName());
         m.put("x-stall-timeout", p.stallTimeoutMs());
+        m.put("tls-creds", p.tlsCreds());
+        m.put("tls-hostname", p.tlsHostname());
         return m;
     }
 
@@ -49,6 +53,8 @@ final class MigrationParametersCodec {
         Integer channels = null;
         String compression = null;
         Integer zstdLevel = null;
+        String tlsCreds = null;
+        String tlsHostname = null;
         for (Map.Entry<String, Object> e : args.entrySet()) {
             switch (e.getKey()) {
                 case "max-bandwidth" -> maxBandwidth = uint64(e.getKey(), e.getValue());
@@ -112,6 +118,23 @@ final class MigrationParametersCodec {
                     }
                     stall = v;
                 }
+                case "tls-creds" -> {
+                    if (!(e.getValue() instanceof String dir)) {
+                        throw VmCommandException.generic("Invalid parameter type for 'tls-creds', expected: string");
+                    }
+                    // QEMU: an empty string turns TLS off; the side-specific files are checked on connect
+                    String problem = dir.isEmpty() ? null : TlsCredentials.checkDirectory(Path.of(dir));
+                    if (problem != null) {
+                        throw VmCommandException.generic("Parameter 'tls-creds': " + problem);
+                    }
+                    tlsCreds = dir;
+                }
+                case "tls-hostname" -> {
+                    if (!(e.getValue() instanceof String name)) {
+                        throw VmCommandException.generic("Invalid parameter type for 'tls-hostname', expected: string");
+                    }
+                    tlsHostname = name;
+                }
                 default -> throw VmCommandException.generic("Parameter '" + e.getKey() + "' is unexpected");
             }
         }
@@ -141,6 +164,12 @@ final class MigrationParametersCodec {
         }
         if (stall != null) {
             p.stallTimeoutMs(stall);
+        }
+        if (tlsCreds != null) {
+            p.tlsCreds(tlsCreds);
+        }
+        if (tlsHostname != null) {
+            p.tlsHostname(tlsHostname);
         }
     }
 

@@ -1,0 +1,161 @@
+package io.livemig.channel;
+
+import javax.net.ssl.KeyManager;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyFactory;
+import java.security.KeyStore;
+import java.security.PrivateKey;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.security.spec.InvalidKeySpecException;
+import java.security.spec.PKCS8EncodedKeySpec;
+import java.util.Base64;
+import java.util.List;
+
+/**
+ * QEMU's {@code tls-creds-x509} object, read from its directory: {@code ca-cert.pem} (the CA
+ * that signs the peer), {@code server-cert.pem} and {@code server-key.pem} (the destination's
+ * identity, required there), {@code client-cert.pem} and {@code client-key.pem} (the source's
+ * identity: optional, as in QEMU, but the destination verifies peers, so an anonymous source is
+ * refused there). Certificates are PEM (one or a chain, read by {@link CertificateFactory});
+ * private keys must be unencrypted PKCS#8 PEM ({@code BEGIN PRIVATE KEY}); other key formats
+ * fail with a message telling how to convert them.
+ */
+public final class TlsCredentials {
+
+    public static final String CA_CERT = "ca-cert.pem";
+    public static final String SERVER_CERT = "server-cert.pem";
+    public static final String SERVER_KEY = "server-key.pem";
+    public static final String CLIENT_CERT = "client-cert.pem";
+    public static final String CLIENT_KEY = "client-key.pem";
+
+    private static final char[] NO_PASSWORD = new char[0];
+
+    private TlsCredentials() {
+    }
+
+    /**
+     * The check {@code migrate-set-parameters} does when the side is not known yet: the
+     * directory exists and holds {@value #CA_CERT}, which both sides need.
+     *
+     * @return null if fine, else the problem
+     */
+    public static String checkDirectory(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            return "tls-creds directory '" + dir + "' does not exist or is not a directory";
+        }
+        if (!Files.isRegularFile(dir.resolve(CA_CERT))) {
+            return "tls-creds directory '" + dir + "' has no " + CA_CERT;
+        }
+        return null;
+    }
+
+    /** The destination's context: its own certificate, and a client certificate is required. */
+    static SSLContext server(Path dir) throws IOException {
+        require(dir, CA_CERT, "both sides");
+        require(dir, SERVER_CERT, "the destination");
+        require(dir, SERVER_KEY, "the destination");
+        return context(dir, SERVER_CERT, SERVER_KEY);
+    }
+
+    /** The source's context: its certificate if the directory has one (else anonymous). */
+    static SSLContext client(Path dir) throws IOException {
+        require(dir, CA_CERT, "both sides");
+        boolean cert = Files.isRegularFile(dir.resolve(CLIENT_CERT));
+        boolean key = Files.isRegularFile(dir.resolve(CLIENT_KEY));
+        if (cert != key) {
+            require(dir, cert ? CLIENT_KEY : CLIENT_CERT, "the source when " + (cert ? CLIENT_CERT : CLIENT_KEY) + " is present");
+        }
+        return cert ? context(dir, CLIENT_CERT, CLIENT_KEY) : context(dir, null, null);
+    }
+
+    private static void require(Path dir, String file, String who) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            throw new IOException("tls-creds directory '" + dir + "' does not exist or is not a directory");
+        }
+        if (!Files.isRegularFile(dir.resolve(file))) {
+            throw new IOException("tls-creds directory '" + dir + "' has no " + file + " (needed by " + who + ")");
+        }
+    }
+
+    private static SSLContext context(Path dir, String certFile, String keyFile) throws IOException {
+        try {
+            KeyStore trust = KeyStore.getInstance("PKCS12");
+            trust.load(null, null);
+            List<X509Certificate> cas = certificates(dir.resolve(CA_CERT));
+            for (int i = 0; i < cas.size(); i++) {
+                trust.setCertificateEntry("ca" + i, cas.get(i));
+            }
+            TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
+            tmf.init(trust);
+            KeyManager[] keyManagers = null;
+            if (certFile != null) {
+                List<X509Certificate> chain = certificates(dir.resolve(certFile));
+                PrivateKey key = privateKey(dir.resolve(keyFile));
+                KeyStore keys = KeyStore.getInstance("PKCS12");
+                keys.load(null, null);
+                keys.setKeyEntry("self", key, NO_PASSWORD, chain.toArray(new Certificate[0]));
+                KeyManagerFactory kmf = KeyManagerFactory.getInstance("PKIX");
+                kmf.init(keys, NO_PASSWORD);
+                keyManagers = kmf.getKeyManagers();
+            }
+            SSLContext ctx = SSLContext.getInstance("TLSv1.3");
+            ctx.init(keyManagers, tmf.getTrustManagers(), null);
+            return ctx;
+        } catch (GeneralSecurityException e) {
+            throw new IOException("tls-creds directory '" + dir + "': " + e.getMessage(), e);
+        }
+    }
+
+    static List<X509Certificate> certificates(Path file) throws IOException {
+        try (InputStream in = Files.newInputStream(file)) {
+            List<X509Certificate> certs = CertificateFactory.getInstance("X.509").generateCertificates(in).stream()
+                    .map(X509Certificate.class::cast).toList();
+            if (certs.isEmpty()) {
+                throw new IOException(file + ": no PEM certificate in the file");
+            }
+            return certs;
+        } catch (java.security.cert.CertificateException e) {
+            throw new IOException(file + ": not a PEM certificate: " + e.getMessage(), e);
+        }
+    }
+
+    /** An unencrypted PKCS#8 PEM key (RSA, EC, Ed25519/Ed448 or RSASSA-PSS). */
+    static PrivateKey privateKey(Path file) throws IOException {
+        String pem = Files.readString(file, StandardCharsets.US_ASCII);
+        String begin = "-----BEGIN PRIVATE KEY-----";
+        String end = "-----END PRIVATE KEY-----";
+        int b = pem.indexOf(begin);
+        int e = pem.indexOf(end);
+        if (b < 0 || e < b) {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("-----BEGIN ([A-Z0-9 ]+)-----").matcher(pem);
+            String found = m.find() ? "'BEGIN " + m.group(1) + "'" : "no PEM block";
+            throw new IOException(file + ": expected an unencrypted PKCS#8 PEM key ('BEGIN PRIVATE KEY'), found " + found
+                    + "; convert it with: openssl pkcs8 -topk8 -nocrypt -in " + file + " -out " + file + ".pkcs8");
+        }
+        byte[] der;
+        try {
+            der = Base64.getMimeDecoder().decode(pem.substring(b + begin.length(), e));
+        } catch (IllegalArgumentException x) {
+            throw new IOException(file + ": bad base64 in the PEM key: " + x.getMessage(), x);
+        }
+        PKCS8EncodedKeySpec spec = new PKCS8EncodedKeySpec(der);
+        for (String alg : List.of("RSA", "EC", "EdDSA", "RSASSA-PSS", "XDH")) {
+            try {
+                return KeyFactory.getInstance(alg).generatePrivate(spec);
+            } catch (InvalidKeySpecException | java.security.NoSuchAlgorithmException ignored) {
+                // try the next algorithm
+            }
+        }
+        throw new IOException(file + ": unsupported PKCS#8 key (not RSA, EC, EdDSA or RSASSA-PSS)");
+    }
+}
