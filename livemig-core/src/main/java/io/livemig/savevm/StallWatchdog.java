@@ -107,21 +107,31 @@ public final class StallWatchdog implements Runnable, AutoCloseable {
         }
     }
 
+    @FunctionalInterface
+    private interface Io {
+        int run() throws IOException;
+    }
+
+    /** Runs one read or write of the owner thread, marking it in progress and counting what moved. */
+    private int counted(Io io) throws IOException {
+        inIo = true;
+        try {
+            int n = io.run();
+            if (n > 0) {
+                moved = moved + n; // single writer: the thread that owns the stream
+            }
+            return n;
+        } finally {
+            inIo = false;
+        }
+    }
+
     /** {@code ch} with its writes watched. */
     public WritableByteChannel watch(WritableByteChannel ch) {
         return new WritableByteChannel() {
             @Override
             public int write(ByteBuffer src) throws IOException {
-                inIo = true;
-                try {
-                    int n = ch.write(src);
-                    if (n > 0) {
-                        moved = moved + n; // single writer
-                    }
-                    return n;
-                } finally {
-                    inIo = false;
-                }
+                return counted(() -> ch.write(src));
             }
 
             @Override
@@ -141,16 +151,7 @@ public final class StallWatchdog implements Runnable, AutoCloseable {
         return new ReadableByteChannel() {
             @Override
             public int read(ByteBuffer dst) throws IOException {
-                inIo = true;
-                try {
-                    int n = ch.read(dst);
-                    if (n > 0) {
-                        moved = moved + n; // single writer
-                    }
-                    return n;
-                } finally {
-                    inIo = false;
-                }
+                return counted(() -> ch.read(dst));
             }
 
             @Override
