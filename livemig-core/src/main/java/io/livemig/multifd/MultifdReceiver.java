@@ -1,6 +1,7 @@
 package io.livemig.multifd;
 
 import io.livemig.channel.MigrationChannel;
+import io.livemig.devices.ram.ZeroPage;
 import io.livemig.guest.GuestMemory;
 import io.livemig.guest.PageSize;
 import io.livemig.guest.RamBlock;
@@ -8,11 +9,11 @@ import io.livemig.stream.StreamException;
 
 import java.io.EOFException;
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.ScatteringByteChannel;
 import java.util.concurrent.Semaphore;
 
 /**
@@ -26,6 +27,11 @@ import java.util.concurrent.Semaphore;
  * it tells the group ({@link MultifdRecvGroup#syncReceived}) and blocks on {@link #release} until
  * the main stream's {@code MULTIFD_FLUSH} lets every channel go on. End of stream exactly at a packet
  * boundary is the normal end (the source closes its channels after the last sync).
+ *
+ * <p>Zero copy without compression: once the header is checked, the payload is read straight
+ * into guest RAM, one view per run of consecutive pages (QEMU's nocomp receiver reads into the
+ * pages' iovecs the same way). A stream that breaks off mid-payload leaves pages half written;
+ * that is no harm, as the destination never starts a guest from a failed stream.
  */
 final class MultifdReceiver implements Runnable {
 
@@ -39,10 +45,12 @@ final class MultifdReceiver implements Runnable {
     private final MultifdCompression compression;
     private final ZstdPacketCodec zstd;
     private final ByteBuffer header = ByteBuffer.allocateDirect(MultifdPacketDescriptor.HEADER_LENGTH).order(ByteOrder.BIG_ENDIAN);
-    private final ByteBuffer pages = ByteBuffer.allocateDirect(MultifdPacketDescriptor.PACKET_SIZE);
-    private final MemorySegment pagesSegment = MemorySegment.ofBuffer(pages);
+    /** zstd's output; null without compression */
+    private final ByteBuffer pages;
+    private final MemorySegment pagesSegment;
     private final ByteBuffer compressed;
-    private final MemorySegment zeroPage = Arena.ofAuto().allocate(PAGE, PAGE);
+    /** views of guest RAM, one per run of consecutive pages, for the payload's scattering read */
+    private final ByteBuffer[] scatter = new ByteBuffer[MultifdPacketDescriptor.PAGES_PER_PACKET];
     private RamBlock block;
     private int normal;
     private int zero;
@@ -60,6 +68,8 @@ final class MultifdReceiver implements Runnable {
         this.compression = compression;
         this.zstd = compression == MultifdCompression.ZSTD ? ZstdPacketCodec.forReceiving() : null;
         this.compressed = zstd == null ? null : ByteBuffer.allocateDirect(MultifdPacketDescriptor.MAX_COMPRESSED_LENGTH);
+        this.pages = zstd == null ? null : ByteBuffer.allocateDirect(MultifdPacketDescriptor.PACKET_SIZE);
+        this.pagesSegment = pages == null ? null : MemorySegment.ofBuffer(pages);
     }
 
     void start() {
@@ -178,7 +188,11 @@ final class MultifdReceiver implements Runnable {
     }
 
     private void readPayload() throws IOException {
-        ByteBuffer dst = zstd == null ? pages : compressed;
+        if (zstd == null) {
+            readPagesInPlace();
+            return;
+        }
+        ByteBuffer dst = compressed;
         dst.clear().limit(payload);
         ReadableByteChannel in = channel.in();
         while (dst.hasRemaining()) {
@@ -187,7 +201,7 @@ final class MultifdReceiver implements Runnable {
                         + payload + " bytes)");
             }
         }
-        if (zstd != null && normal > 0) {
+        if (normal > 0) {
             compressed.flip();
             pages.clear().limit(normal * PAGE);
             int out = zstd.decompress(compressed, pages);
@@ -198,18 +212,65 @@ final class MultifdReceiver implements Runnable {
         }
     }
 
+    /** The uncompressed payload ({@code normal} pages, checked by {@link #checkHeader}) read into guest RAM. */
+    private void readPagesInPlace() throws IOException {
+        if (normal == 0) {
+            return;
+        }
+        MemorySegment seg = block.segment();
+        int runs = 0;
+        int i = 0;
+        while (i < normal) {
+            long start = header.getLong(MultifdPacketDescriptor.offsetOfPage(i));
+            int j = i + 1;
+            while (j < normal && header.getLong(MultifdPacketDescriptor.offsetOfPage(j)) == start + (long) (j - i) * PAGE) {
+                j++;
+            }
+            scatter[runs++] = seg.asSlice(start, (long) (j - i) * PAGE).asByteBuffer();
+            i = j;
+        }
+        try {
+            ReadableByteChannel in = channel.in();
+            ByteBuffer last = scatter[runs - 1];
+            if (in instanceof ScatteringByteChannel sc) {
+                while (last.hasRemaining()) {
+                    if (sc.read(scatter, 0, runs) < 0) {
+                        throw payloadEnded();
+                    }
+                }
+            } else {
+                for (int r = 0; r < runs; r++) {
+                    while (scatter[r].hasRemaining()) {
+                        if (in.read(scatter[r]) < 0) {
+                            throw payloadEnded();
+                        }
+                    }
+                }
+            }
+        } finally {
+            java.util.Arrays.fill(scatter, 0, runs, null);
+        }
+    }
+
+    private EOFException payloadEnded() {
+        return new EOFException("stream ended inside a packet's payload of " + payload + " bytes");
+    }
+
+    /** Zero pages, and pages zstd decompressed into {@link #pages}, go to guest RAM. */
     private void applyPages() {
         if (block == null) {
             return;
         }
         MemorySegment seg = block.segment();
-        for (int i = 0; i < normal; i++) {
-            long off = header.getLong(MultifdPacketDescriptor.offsetOfPage(i));
-            MemorySegment.copy(pagesSegment, (long) i * PAGE, seg, off, PAGE);
+        if (zstd != null) {
+            for (int i = 0; i < normal; i++) {
+                long off = header.getLong(MultifdPacketDescriptor.offsetOfPage(i));
+                MemorySegment.copy(pagesSegment, (long) i * PAGE, seg, off, PAGE);
+            }
         }
         for (int i = normal; i < normal + zero; i++) {
             long off = header.getLong(MultifdPacketDescriptor.offsetOfPage(i));
-            if (MemorySegment.mismatch(seg, off, off + PAGE, zeroPage, 0, PAGE) != -1) {
+            if (!ZeroPage.isZero(seg, off)) {
                 seg.asSlice(off, PAGE).fill((byte) 0);
             }
         }

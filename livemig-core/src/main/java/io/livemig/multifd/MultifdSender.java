@@ -1,10 +1,10 @@
 package io.livemig.multifd;
 
 import io.livemig.channel.MigrationChannel;
+import io.livemig.devices.ram.ZeroPage;
 import io.livemig.guest.PageSize;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -18,7 +18,15 @@ import java.util.concurrent.BlockingQueue;
  *
  * <p>Single owner: the thread owns its connection, its header/page/compression buffers (allocated
  * once) and its zstd stream. Its work per packet is a sum of named steps: {@link #detectZeroPages}
- * (QEMU's {@code zero-page-detection=multifd}), {@link #encode} (copy, or compress), {@link #write}.
+ * (QEMU's {@code zero-page-detection=multifd}), {@link #encode} (point at the pages, or compress),
+ * {@link #write}.
+ *
+ * <p>Zero copy without compression, as QEMU's nocomp sender (an iovec per page of guest RAM): the
+ * payload is written from guest memory by one gathering write, one buffer per run of consecutive
+ * pages (a packet of a first pass is one run of 128 pages, so one small view object per 512 KiB;
+ * nothing per page). A page the guest writes between the zero check and the write may go out
+ * torn or newer, which is harmless for the same reason it is in QEMU: the write is in the dirty
+ * log, so the page is sent again in a later round, and the flush barrier orders the rounds.
  * The migration thread talks to it only through {@link #queue} (packets in) and the group's free
  * pool and sync semaphore (packets and SYNC completions out). Counters have this thread as their
  * only writer; they are volatile so the migration thread's sums see recent values (a sum may lag
@@ -37,11 +45,13 @@ final class MultifdSender implements Runnable {
     private final MultifdCompression compression;
     private final ZstdPacketCodec zstd;
     private final ByteBuffer header = ByteBuffer.allocateDirect(MultifdPacketDescriptor.HEADER_LENGTH).order(ByteOrder.BIG_ENDIAN);
-    private final ByteBuffer pages = ByteBuffer.allocateDirect(MultifdPacketDescriptor.PACKET_SIZE);
-    private final MemorySegment pagesSegment = MemorySegment.ofBuffer(pages);
+    /** zstd's input, the packet's pages copied together; null without compression */
+    private final ByteBuffer pages;
+    private final MemorySegment pagesSegment;
     private final ByteBuffer compressed;
-    private final ByteBuffer[] gather = new ByteBuffer[2];
-    private final MemorySegment zeroPage = Arena.ofAuto().allocate(PAGE, PAGE);
+    /** the header, then the payload: the compressed buffer, or one view of guest RAM per run of pages */
+    private final ByteBuffer[] gather = new ByteBuffer[1 + MultifdPacketDescriptor.PAGES_PER_PACKET];
+    private int gathered;
     /** the packet's offsets in wire order: normal pages, then zero pages */
     private final long[] ordered = new long[MultifdPacketDescriptor.PAGES_PER_PACKET];
     private final long[] zeros = new long[MultifdPacketDescriptor.PAGES_PER_PACKET];
@@ -62,6 +72,8 @@ final class MultifdSender implements Runnable {
         this.compression = compression;
         this.zstd = compression == MultifdCompression.ZSTD ? ZstdPacketCodec.forSending(zstdLevel) : null;
         this.compressed = zstd == null ? null : ByteBuffer.allocateDirect(MultifdPacketDescriptor.MAX_COMPRESSED_LENGTH);
+        this.pages = zstd == null ? null : ByteBuffer.allocateDirect(MultifdPacketDescriptor.PACKET_SIZE);
+        this.pagesSegment = pages == null ? null : MemorySegment.ofBuffer(pages);
     }
 
     void start() {
@@ -98,7 +110,8 @@ final class MultifdSender implements Runnable {
                     long num = p.packetNum;
                     int flags = compression.flag();
                     MultifdPacketDescriptor.writeHeader(header, flags, normal, zero, payload, num, p.name, ordered);
-                    group.recycle(p); // the pages are copied out: the packet may be refilled
+                    // the packet holds only offsets, copied to ordered[]: it may be refilled now
+                    group.recycle(p);
                     write(payload);
                     normalPages += normal;
                     zeroPages += zero;
@@ -115,61 +128,81 @@ final class MultifdSender implements Runnable {
         }
     }
 
-    /** Splits the packet's pages into normal (copied into {@link #pages}) and zero pages. */
+    /** Splits the packet's pages into normal and zero pages, in wire order in {@link #ordered}. */
     private void detectZeroPages(MultifdSendPacket p) {
         MemorySegment seg = p.block.segment();
         normal = 0;
         zero = 0;
         for (int i = 0; i < p.count; i++) {
             long off = p.offsets[i];
-            if (MemorySegment.mismatch(seg, off, off + PAGE, zeroPage, 0, PAGE) == -1) {
+            if (ZeroPage.isZero(seg, off)) {
                 zeros[zero++] = off;
             } else {
-                MemorySegment.copy(seg, off, pagesSegment, (long) normal * PAGE, PAGE);
                 ordered[normal++] = off;
             }
         }
         System.arraycopy(zeros, 0, ordered, normal, zero);
     }
 
-    /** Prepares the payload; returns its length. */
+    /** Prepares the payload in {@link #gather} after the header; returns its length. */
     private int encode(MultifdSendPacket p) throws IOException {
-        pages.clear().limit(normal * PAGE);
-        if (zstd == null || normal == 0) {
-            gather[1] = pages;
-            return zstd == null ? normal * PAGE : 0;
+        MemorySegment seg = p.block.segment();
+        gathered = 1;
+        if (zstd == null) {
+            // one view of guest RAM per run of consecutive pages: no copy
+            int i = 0;
+            while (i < normal) {
+                int j = i + 1;
+                while (j < normal && ordered[j] == ordered[j - 1] + PAGE) {
+                    j++;
+                }
+                gather[gathered++] = seg.asSlice(ordered[i], (long) (j - i) * PAGE).asByteBuffer();
+                i = j;
+            }
+            return normal * PAGE;
         }
+        if (normal == 0) {
+            return 0;
+        }
+        for (int i = 0; i < normal; i++) {
+            MemorySegment.copy(seg, ordered[i], pagesSegment, (long) i * PAGE, PAGE);
+        }
+        pages.clear().limit(normal * PAGE);
         int len = zstd.compress(pages, compressed);
         if (len < 0) {
             throw new IOException("multifd " + id + ": compressStream buffer too small");
         }
         compressed.flip();
-        gather[1] = compressed;
+        gather[gathered++] = compressed;
         return len;
     }
 
     private void writeSync(long packetNum) throws IOException {
         MultifdPacketDescriptor.writeHeader(header, MultifdPacketDescriptor.FLAG_SYNC, 0, 0, 0, packetNum, null, ordered);
-        pages.clear().limit(0);
-        gather[1] = pages;
+        gathered = 1;
         write(0);
     }
 
+    /** Writes the header and {@code gather[1..gathered)}, then drops the views of guest RAM. */
     private void write(int payload) throws IOException {
         header.clear();
         gather[0] = header;
         WritableByteChannel out = channel.out();
-        if (out instanceof GatheringByteChannel g) {
-            while (header.hasRemaining() || gather[1].hasRemaining()) {
-                g.write(gather);
+        try {
+            if (out instanceof GatheringByteChannel g) {
+                ByteBuffer last = gather[gathered - 1];
+                while (last.hasRemaining()) {
+                    g.write(gather, 0, gathered);
+                }
+            } else {
+                for (int i = 0; i < gathered; i++) {
+                    while (gather[i].hasRemaining()) {
+                        out.write(gather[i]);
+                    }
+                }
             }
-        } else {
-            while (header.hasRemaining()) {
-                out.write(header);
-            }
-            while (gather[1].hasRemaining()) {
-                out.write(gather[1]);
-            }
+        } finally {
+            java.util.Arrays.fill(gather, 1, gathered, null);
         }
         bytes += MultifdPacketDescriptor.HEADER_LENGTH + payload;
     }
