@@ -1,8 +1,9 @@
 package io.livemig.multifd;
 
-/** QAPI {@code MultiFDCompression}, with the packet flag bits of each method. livemig has no zlib (QEMU does). */
+/** QAPI {@code MultiFDCompression}, with the packet flag bits of each method (QEMU's qpl, uadk and qatzip need hardware livemig does not drive). */
 public enum MultifdCompression {
     NONE("none", MultifdPacketDescriptor.FLAG_NOCOMP),
+    ZLIB("zlib", MultifdPacketDescriptor.FLAG_ZLIB),
     ZSTD("zstd", MultifdPacketDescriptor.FLAG_ZSTD);
 
     private final String qapiName;

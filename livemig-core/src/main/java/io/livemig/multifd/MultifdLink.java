@@ -53,8 +53,9 @@ public final class MultifdLink {
 
     /** Opens {@code multifd-channels} connections after the main one and starts their senders. */
     public MultifdSendGroup openSend(MigrationUri uri, UUID uuid, Duration timeout) throws IOException {
-        MultifdSendGroup g = MultifdSendGroup.open(uri, params.multifdChannels(),
-                MultifdCompression.fromQapi(params.multifdCompression()), params.multifdZstdLevel(), uuid, timeout);
+        MultifdCompression method = MultifdCompression.fromQapi(params.multifdCompression());
+        int level = method == MultifdCompression.ZLIB ? params.multifdZlibLevel() : params.multifdZstdLevel();
+        MultifdSendGroup g = MultifdSendGroup.open(uri, params.multifdChannels(), method, level, uuid, timeout);
         send = g;
         return g;
     }

@@ -18,9 +18,9 @@ import java.util.concurrent.Semaphore;
 
 /**
  * One multifd channel's receiver thread, QEMU's {@code multifd_recv_thread} with
- * {@code multifd_recv_unfill_packet} and the nocomp/zstd {@code recv} hooks.
+ * {@code multifd_recv_unfill_packet} and the nocomp, zlib and zstd {@code recv} hooks.
  *
- * <p>Single owner: the thread owns its connection, its buffers (allocated once), the zstd stream,
+ * <p>Single owner: the thread owns its connection, its buffers (allocated once), the compression stream,
  * and the page writes of its packets. Steps per packet: {@link #readHeader}, {@link #checkHeader}
  * (every count, the block name and every offset are checked against the local guest before a byte
  * is written: the stream is untrusted), {@link #readPayload}, {@link #applyPages}. At a SYNC packet
@@ -43,9 +43,10 @@ final class MultifdReceiver implements Runnable {
     private final MultifdRecvGroup group;
     private final GuestMemory memory;
     private final MultifdCompression compression;
-    private final ZstdPacketCodec zstd;
+    /** zlib or zstd; null without compression */
+    private final PacketCodec codec;
     private final ByteBuffer header = ByteBuffer.allocateDirect(MultifdPacketDescriptor.HEADER_LENGTH).order(ByteOrder.BIG_ENDIAN);
-    /** zstd's output; null without compression */
+    /** the codec's output; null without compression */
     private final ByteBuffer pages;
     private final MemorySegment pagesSegment;
     private final ByteBuffer compressed;
@@ -66,9 +67,9 @@ final class MultifdReceiver implements Runnable {
         this.group = group;
         this.memory = memory;
         this.compression = compression;
-        this.zstd = compression == MultifdCompression.ZSTD ? ZstdPacketCodec.forReceiving() : null;
-        this.compressed = zstd == null ? null : ByteBuffer.allocateDirect(MultifdPacketDescriptor.MAX_COMPRESSED_LENGTH);
-        this.pages = zstd == null ? null : ByteBuffer.allocateDirect(MultifdPacketDescriptor.PACKET_SIZE);
+        this.codec = PacketCodec.forReceiving(compression);
+        this.compressed = codec == null ? null : ByteBuffer.allocateDirect(MultifdPacketDescriptor.MAX_COMPRESSED_LENGTH);
+        this.pages = codec == null ? null : ByteBuffer.allocateDirect(MultifdPacketDescriptor.PACKET_SIZE);
         this.pagesSegment = pages == null ? null : MemorySegment.ofBuffer(pages);
     }
 
@@ -106,8 +107,8 @@ final class MultifdReceiver implements Runnable {
         } catch (Throwable t) {
             group.fail(id, t);
         } finally {
-            if (zstd != null) {
-                zstd.close();
+            if (codec != null) {
+                codec.close();
             }
         }
     }
@@ -160,10 +161,10 @@ final class MultifdReceiver implements Runnable {
                 throw new StreamException(String.format("flags received %x flags expected %x", method, compression.flag()));
             }
         }
-        long max = zstd == null ? (long) normal * PAGE : MultifdPacketDescriptor.MAX_COMPRESSED_LENGTH;
-        if (zstd == null ? size != max : size > max) {
+        long max = codec == null ? (long) normal * PAGE : MultifdPacketDescriptor.MAX_COMPRESSED_LENGTH;
+        if (codec == null ? size != max : size > max) {
             throw new StreamException(String.format("packet size received %d size expected %s%d", size,
-                    zstd == null ? "" : "at most ", max));
+                    codec == null ? "" : "at most ", max));
         }
         payload = (int) size;
         if (normal + zero == 0) {
@@ -188,7 +189,7 @@ final class MultifdReceiver implements Runnable {
     }
 
     private void readPayload() throws IOException {
-        if (zstd == null) {
+        if (codec == null) {
             readPagesInPlace();
             return;
         }
@@ -204,9 +205,9 @@ final class MultifdReceiver implements Runnable {
         if (normal > 0) {
             compressed.flip();
             pages.clear().limit(normal * PAGE);
-            int out = zstd.decompress(compressed, pages);
+            int out = codec.decompress(compressed, pages);
             if (out != normal * PAGE) {
-                throw new StreamException(out < 0 ? "decompressStream failed: bad zstd data"
+                throw new StreamException(out < 0 ? "multifd " + id + ": bad " + compression.qapiName() + " data"
                         : String.format("packet size received %d size expected %d", out, normal * PAGE));
             }
         }
@@ -256,13 +257,13 @@ final class MultifdReceiver implements Runnable {
         return new EOFException("stream ended inside a packet's payload of " + payload + " bytes");
     }
 
-    /** Zero pages, and pages zstd decompressed into {@link #pages}, go to guest RAM. */
+    /** Zero pages, and pages the codec decompressed into {@link #pages}, go to guest RAM. */
     private void applyPages() {
         if (block == null) {
             return;
         }
         MemorySegment seg = block.segment();
-        if (zstd != null) {
+        if (codec != null) {
             for (int i = 0; i < normal; i++) {
                 long off = header.getLong(MultifdPacketDescriptor.offsetOfPage(i));
                 MemorySegment.copy(pagesSegment, (long) i * PAGE, seg, off, PAGE);

@@ -52,7 +52,7 @@ public final class MultifdSendGroup implements AutoCloseable {
     private int next;
     private long packetNum;
 
-    private MultifdSendGroup(List<MigrationChannel> channels, MultifdCompression compression, int zstdLevel) {
+    private MultifdSendGroup(List<MigrationChannel> channels, MultifdCompression compression, int level) {
         int n = channels.size();
         this.channels = channels;
         int pool = 2 * n + 1;
@@ -62,7 +62,7 @@ public final class MultifdSendGroup implements AutoCloseable {
         }
         this.senders = new MultifdSender[n];
         for (int i = 0; i < n; i++) {
-            senders[i] = new MultifdSender(i, channels.get(i), this, pool + 1, compression, zstdLevel);
+            senders[i] = new MultifdSender(i, channels.get(i), this, pool + 1, compression, level);
         }
     }
 
@@ -70,7 +70,7 @@ public final class MultifdSendGroup implements AutoCloseable {
      * Opens {@code count} connections to {@code uri} (after the main one), writes each one's init
      * packet and starts its sender. On failure closes whatever it opened.
      */
-    public static MultifdSendGroup open(MigrationUri uri, int count, MultifdCompression compression, int zstdLevel,
+    public static MultifdSendGroup open(MigrationUri uri, int count, MultifdCompression compression, int level,
                                         UUID uuid, Duration timeout) throws IOException {
         List<MigrationChannel> opened = new ArrayList<>();
         try {
@@ -90,7 +90,7 @@ public final class MultifdSendGroup implements AutoCloseable {
             }
             throw new IOException("multifd: cannot open channel " + opened.size() + " to " + uri + ": " + e.getMessage(), e);
         }
-        MultifdSendGroup g = new MultifdSendGroup(List.copyOf(opened), compression, zstdLevel);
+        MultifdSendGroup g = new MultifdSendGroup(List.copyOf(opened), compression, level);
         for (MultifdSender s : g.senders) {
             s.start();
         }

@@ -17,7 +17,7 @@ import java.util.concurrent.BlockingQueue;
  * One multifd channel's sender thread, QEMU's {@code multifd_send_thread}.
  *
  * <p>Single owner: the thread owns its connection, its header/page/compression buffers (allocated
- * once) and its zstd stream. Its work per packet is a sum of named steps: {@link #detectZeroPages}
+ * once) and its compression stream. Its work per packet is a sum of named steps: {@link #detectZeroPages}
  * (QEMU's {@code zero-page-detection=multifd}), {@link #encode} (point at the pages, or compress),
  * {@link #write}.
  *
@@ -43,9 +43,10 @@ final class MultifdSender implements Runnable {
     private final MigrationChannel channel;
     private final MultifdSendGroup group;
     private final MultifdCompression compression;
-    private final ZstdPacketCodec zstd;
+    /** zlib or zstd; null without compression */
+    private final PacketCodec codec;
     private final ByteBuffer header = ByteBuffer.allocateDirect(MultifdPacketDescriptor.HEADER_LENGTH).order(ByteOrder.BIG_ENDIAN);
-    /** zstd's input, the packet's pages copied together; null without compression */
+    /** the codec's input, the packet's pages copied together; null without compression */
     private final ByteBuffer pages;
     private final MemorySegment pagesSegment;
     private final ByteBuffer compressed;
@@ -64,15 +65,15 @@ final class MultifdSender implements Runnable {
     private Thread thread;
 
     MultifdSender(int id, MigrationChannel channel, MultifdSendGroup group, int queueCapacity,
-                  MultifdCompression compression, int zstdLevel) {
+                  MultifdCompression compression, int level) {
         this.id = id;
         this.channel = channel;
         this.group = group;
         this.queue = new ArrayBlockingQueue<>(queueCapacity);
         this.compression = compression;
-        this.zstd = compression == MultifdCompression.ZSTD ? ZstdPacketCodec.forSending(zstdLevel) : null;
-        this.compressed = zstd == null ? null : ByteBuffer.allocateDirect(MultifdPacketDescriptor.MAX_COMPRESSED_LENGTH);
-        this.pages = zstd == null ? null : ByteBuffer.allocateDirect(MultifdPacketDescriptor.PACKET_SIZE);
+        this.codec = PacketCodec.forSending(compression, level);
+        this.compressed = codec == null ? null : ByteBuffer.allocateDirect(MultifdPacketDescriptor.MAX_COMPRESSED_LENGTH);
+        this.pages = codec == null ? null : ByteBuffer.allocateDirect(MultifdPacketDescriptor.PACKET_SIZE);
         this.pagesSegment = pages == null ? null : MemorySegment.ofBuffer(pages);
     }
 
@@ -122,8 +123,8 @@ final class MultifdSender implements Runnable {
         } catch (Throwable t) {
             group.fail(id, t);
         } finally {
-            if (zstd != null) {
-                zstd.close();
+            if (codec != null) {
+                codec.close();
             }
         }
     }
@@ -148,7 +149,7 @@ final class MultifdSender implements Runnable {
     private int encode(MultifdSendPacket p) throws IOException {
         MemorySegment seg = p.block.segment();
         gathered = 1;
-        if (zstd == null) {
+        if (codec == null) {
             // one view of guest RAM per run of consecutive pages: no copy
             int i = 0;
             while (i < normal) {
@@ -168,7 +169,7 @@ final class MultifdSender implements Runnable {
             MemorySegment.copy(seg, ordered[i], pagesSegment, (long) i * PAGE, PAGE);
         }
         pages.clear().limit(normal * PAGE);
-        int len = zstd.compress(pages, compressed);
+        int len = codec.compress(pages, compressed);
         if (len < 0) {
             throw new IOException("multifd " + id + ": compressStream buffer too small");
         }

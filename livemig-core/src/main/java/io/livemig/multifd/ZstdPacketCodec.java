@@ -7,16 +7,13 @@ import com.github.luben.zstd.ZstdDecompressCtx;
 import java.nio.ByteBuffer;
 
 /**
- * One channel's zstd stream, QEMU's {@code multifd-zstd.c}: the stream context lives as long as
- * the channel, and each packet's pages are compressed as one more block of that stream, flushed
- * (not ended) at the packet's end, so the receiver can inflate every packet on arrival while later
- * packets still refer back to earlier ones. Not thread-safe: one per sender or receiver thread.
+ * One channel's zstd stream, QEMU's {@code multifd-zstd.c}: each packet's pages are one more
+ * block of the channel's stream, flushed (not ended) at the packet's end ({@link PacketCodec}).
  */
-final class ZstdPacketCodec implements AutoCloseable {
+final class ZstdPacketCodec implements PacketCodec {
 
-    /** Returned by {@link #decompress} when the data does not inflate to the expected size. */
-    static final int BAD_DATA = -1;
-
+    /** takes what follows the last page: must stay empty */
+    private final ByteBuffer flushTail = ByteBuffer.allocateDirect(1);
     private final ZstdCompressCtx compressor;
     private final ZstdDecompressCtx decompressor;
 
@@ -33,11 +30,8 @@ final class ZstdPacketCodec implements AutoCloseable {
         return new ZstdPacketCodec(null, new ZstdDecompressCtx());
     }
 
-    /**
-     * Compresses {@code src} (position..limit, direct) into {@code dst} (direct, from position 0)
-     * and returns the compressed length, or -1 if it does not fit in {@code dst}.
-     */
-    int compress(ByteBuffer src, ByteBuffer dst) {
+    @Override
+    public int compress(ByteBuffer src, ByteBuffer dst) {
         dst.clear();
         boolean flushed;
         do {
@@ -46,11 +40,8 @@ final class ZstdPacketCodec implements AutoCloseable {
         return flushed && !src.hasRemaining() ? dst.position() : -1;
     }
 
-    /**
-     * Inflates {@code src} (position..limit, direct) into {@code dst} (direct, position 0, limit =
-     * the expected size); returns the bytes produced, or {@link #BAD_DATA} on a zstd error.
-     */
-    int decompress(ByteBuffer src, ByteBuffer dst) {
+    @Override
+    public int decompress(ByteBuffer src, ByteBuffer dst) {
         try {
             while (dst.hasRemaining()) {
                 int before = dst.position();
@@ -60,13 +51,13 @@ final class ZstdPacketCodec implements AutoCloseable {
                     break; // no progress: the input is used up
                 }
             }
-            if (src.hasRemaining()) {
-                // all pages are out; the rest must be the flush's empty block
-                ByteBuffer none = dst.slice(dst.position(), 0);
-                decompressor.decompressDirectByteBufferStream(none, src);
-                if (src.hasRemaining()) {
-                    return BAD_DATA;
-                }
+            // all pages are out; what is left (in src, or already taken into the context) must
+            // be the flush's empty block: one more byte of output means the packet held more
+            // than its header said
+            flushTail.clear();
+            decompressor.decompressDirectByteBufferStream(flushTail, src);
+            if (flushTail.position() > 0 || src.hasRemaining()) {
+                return BAD_DATA;
             }
             return dst.position();
         } catch (RuntimeException e) {

@@ -27,13 +27,17 @@ public final class MigrationParameters {
     public static final int DEFAULT_MULTIFD_CHANNELS = 2;
     /** QEMU's {@code DEFAULT_MIGRATE_MULTIFD_ZSTD_LEVEL}. */
     public static final int DEFAULT_MULTIFD_ZSTD_LEVEL = 1;
+    /** QEMU's {@code DEFAULT_MIGRATE_MULTIFD_ZLIB_LEVEL}. */
+    public static final int DEFAULT_MULTIFD_ZLIB_LEVEL = 1;
 
     /** 1..255; taken when a migration starts (both sides must agree) */
     private volatile int multifdChannels = DEFAULT_MULTIFD_CHANNELS;
-    /** QAPI {@code MultiFDCompression}: none or zstd; both sides must agree */
+    /** QAPI {@code MultiFDCompression}: none, zlib or zstd; both sides must agree */
     private volatile String multifdCompression = "none";
     /** 0..20 */
     private volatile int multifdZstdLevel = DEFAULT_MULTIFD_ZSTD_LEVEL;
+    /** 0..9 */
+    private volatile int multifdZlibLevel = DEFAULT_MULTIFD_ZLIB_LEVEL;
 
     /** bytes; a power of two, at least a page; taken when a migration starts */
     private volatile long xbzrleCacheSize = DEFAULT_XBZRLE_CACHE_SIZE;
@@ -125,13 +129,21 @@ public final class MigrationParameters {
         this.multifdChannels = n;
     }
 
-    /** {@code none} or {@code zstd} (QAPI names). */
+    /** {@code none}, {@code zlib} or {@code zstd} (QAPI names). */
     public String multifdCompression() {
         return multifdCompression;
     }
 
     public void multifdCompression(String name) {
         this.multifdCompression = name;
+    }
+
+    public int multifdZlibLevel() {
+        return multifdZlibLevel;
+    }
+
+    public void multifdZlibLevel(int level) {
+        this.multifdZlibLevel = level;
     }
 
     public int multifdZstdLevel() {

@@ -34,6 +34,7 @@ final class MigrationParametersCodec {
         m.put("avail-switchover-bandwidth", p.availSwitchoverBandwidth());
         m.put("multifd-channels", (long) p.multifdChannels());
         m.put("multifd-compression", p.multifdCompression());
+        m.put("multifd-zlib-level", (long) p.multifdZlibLevel());
         m.put("multifd-zstd-level", (long) p.multifdZstdLevel());
         m.put("x-iterate-policy", p.iteratePolicy().qapiName());
         m.put("x-stall-timeout", p.stallTimeoutMs());
@@ -53,6 +54,7 @@ final class MigrationParametersCodec {
         Integer channels = null;
         String compression = null;
         Integer zstdLevel = null;
+        Integer zlibLevel = null;
         String tlsCreds = null;
         String tlsHostname = null;
         for (Map.Entry<String, Object> e : args.entrySet()) {
@@ -99,13 +101,21 @@ final class MigrationParametersCodec {
                     }
                     zstdLevel = (int) v;
                 }
+                case "multifd-zlib-level" -> {
+                    long v = uint64(e.getKey(), e.getValue());
+                    if (v < 0 || v > 9) {
+                        throw VmCommandException.generic("Parameter 'multifd_zlib_level' expects a value between 0 and 9");
+                    }
+                    zlibLevel = (int) v;
+                }
                 case "multifd-compression" -> {
                     if (!(e.getValue() instanceof String name)) {
                         throw VmCommandException.generic("Invalid parameter type for 'multifd-compression', expected: string");
                     }
-                    if (!name.equals("none") && !name.equals("zstd")) {
+                    if (!name.equals("none") && !name.equals("zlib") && !name.equals("zstd")) {
                         throw VmCommandException.generic("Parameter 'multifd-compression' does not accept value '" + name
-                                + "'" + (name.equals("zlib") ? " (livemig implements none and zstd)" : ""));
+                                + "'" + (name.equals("qpl") || name.equals("uadk") || name.equals("qatzip")
+                                ? " (livemig implements none, zlib and zstd)" : ""));
                     }
                     compression = name;
                 }
@@ -161,6 +171,9 @@ final class MigrationParametersCodec {
         }
         if (zstdLevel != null) {
             p.multifdZstdLevel(zstdLevel);
+        }
+        if (zlibLevel != null) {
+            p.multifdZlibLevel(zlibLevel);
         }
         if (stall != null) {
             p.stallTimeoutMs(stall);
