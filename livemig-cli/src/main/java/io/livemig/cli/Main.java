@@ -1,6 +1,7 @@
 package io.livemig.cli;
 
 import io.livemig.cli.qmp.QmpServer;
+import io.livemig.vm.PagePathWarmup;
 import io.livemig.vm.VirtualMachine;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -117,15 +118,32 @@ public final class Main implements Callable<Integer> {
         }
     }
 
+    /** Runs {@link PagePathWarmup}; a failure costs only speed, so it is reported and the vm starts. */
+    private static void warmUp() {
+        try {
+            PagePathWarmup.run();
+        } catch (IOException | RuntimeException e) {
+            System.err.println("livemig vm: warning: page-path warm-up failed, migrations start cold: " + e.getMessage());
+        }
+    }
+
     /** Builds the guest, serves QMP until {@code quit}, then releases everything. */
     static int runVm(VmCommandLine.Parsed parsed) throws UsageException, IOException, InterruptedException {
         CountDownLatch quit = new CountDownLatch(1);
+        // The warm-up runs beside the guest's construction (a preallocated RAM of gigabytes takes
+        // a while to touch) and ends before QMP answers: a management tool that waits for QMP, as
+        // it must for QEMU, never migrates with a cold page path. See PagePathWarmup.
+        Thread warmup = parsed.warmup() ? Thread.ofPlatform().name("warmup").start(Main::warmUp) : null;
         VirtualMachine vm;
         try {
             vm = VirtualMachine.start(parsed.config());
         } catch (IllegalArgumentException e) {
             // a device's own properties, a workload the guest cannot run, a file that cannot be mapped
             throw new UsageException("livemig vm: " + e.getMessage());
+        } finally {
+            if (warmup != null) {
+                warmup.join();
+            }
         }
         QmpServer server;
         try {

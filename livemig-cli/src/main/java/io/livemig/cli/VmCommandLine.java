@@ -34,8 +34,12 @@ public final class VmCommandLine {
     private static final long MIB = 1L << 20;
     private static final int MAX_WORKLOAD_THREADS = 1024;
 
-    /** The result: the guest to build and the QMP servers to start. */
-    public record Parsed(VmConfig config, List<QmpAddress> qmp) {
+    /**
+     * The result: the guest to build, the QMP servers to start, and whether to compile the page
+     * path before QMP answers ({@code -x-warmup}, a livemig option, default on; see
+     * {@link io.livemig.vm.PagePathWarmup}).
+     */
+    public record Parsed(VmConfig config, List<QmpAddress> qmp, boolean warmup) {
         public Parsed {
             qmp = List.copyOf(qmp);
         }
@@ -50,6 +54,7 @@ public final class VmCommandLine {
     private final List<KeyValueOptions> workloadOptions = new ArrayList<>();
     private final List<QmpAddress> qmp = new ArrayList<>();
     private boolean startPaused;
+    private boolean warmup = true;
     private Optional<String> incoming = Optional.empty();
     private final List<VmConfig.DeviceSpec> devices = new ArrayList<>();
     private final List<VmConfig.DriveSpec> drives = new ArrayList<>();
@@ -90,7 +95,7 @@ public final class VmCommandLine {
                 // accepted for QEMU compatibility: a livemig guest has no default devices or display
             }
             case "-machine", "-M", "-m", "-name", "-uuid", "-display", "-object", "-qmp", "-incoming", "-workload",
-                 "-device", "-drive" -> {
+                 "-device", "-drive", "-x-warmup" -> {
                 return false;
             }
             default -> throw new UsageException("livemig vm: " + opt + ": invalid option");
@@ -135,6 +140,12 @@ public final class VmCommandLine {
             case "-workload" -> workloadOptions.add(KeyValueOptions.parse(opt, value, null));
             case "-device" -> device(KeyValueOptions.parse(opt, value, "driver"));
             case "-drive" -> drive(KeyValueOptions.parse(opt, value, null));
+            case "-x-warmup" -> warmup = switch (value) {
+                case "on" -> true;
+                case "off" -> false;
+                default -> throw new UsageException("livemig vm: -x-warmup: invalid value '" + value
+                        + "' (use on or off)");
+            };
             default -> throw new IllegalStateException(opt);
         }
     }
@@ -292,7 +303,7 @@ public final class VmCommandLine {
         }
         VmConfig config = new VmConfig(name, uuid, machine == null ? "none" : machine, mainRam, all, workloads,
                 startPaused, incoming, devices, drives);
-        return new Parsed(config, qmp);
+        return new Parsed(config, qmp, warmup);
     }
 
     /**

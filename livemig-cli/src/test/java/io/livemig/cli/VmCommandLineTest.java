@@ -43,6 +43,15 @@ class VmCommandLineTest {
     }
 
     @Test
+    void warmupIsOnUnlessTurnedOff() throws Exception {
+        assertThat(parse("-m 64M").warmup()).isTrue();
+        assertThat(parse("-m 64M -x-warmup on").warmup()).isTrue();
+        assertThat(parse("-m 64M -x-warmup off").warmup()).isFalse();
+        assertThatThrownBy(() -> parse("-m 64M -x-warmup maybe"))
+                .hasMessage("livemig vm: -x-warmup: invalid value 'maybe' (use on or off)");
+    }
+
+    @Test
     void workloadMayTargetADrive() throws Exception {
         VmConfig c = parse("-m 64M -drive file=/tmp/d.img,format=raw,if=none,id=disk0"
                 + " -workload target=disk0,dirty-rate=8M,pattern=hotset,hotset-size=4M").config();

@@ -1,0 +1,160 @@
+package io.livemig.vm;
+
+import io.livemig.guest.RamBlock;
+import io.livemig.savevm.MigrationStatus;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * Compiles the page path before the first real migration: a few migrations of a small guest
+ * between two in-process machines over loopback TCP, run when a {@code livemig vm} starts.
+ *
+ * <p>Why. Every migration used to start in the interpreter: the page loops (zero check, the copy
+ * into the stream buffer, the loader's parse and copy) reached C2 only after some hundreds of
+ * megabytes, and the JIT compiler threads competed with the migration for this machine's two
+ * CPUs: 0.12–0.17 CPU-s per side of a 1 GiB migration went to compilation (docs/benchmarks.md),
+ * and the second migration from one process took half the first's time. QEMU's page path is
+ * compiled ahead of time; this puts livemig's in the same state before a management tool can
+ * see the process. The JDK AOT cache ({@code bin/aot.sh}) holds profiles but no compiled code, so
+ * it shortens this warm-up but does not replace it.
+ *
+ * <p>What it runs: the same code a real migration runs, not a copy of its loops, so the
+ * profiles match (the same channel classes, the same record kinds: half random pages, half
+ * zero pages, as {@code bin/bench}'s mixed content). Its stream buffers go back to
+ * {@link io.livemig.stream.StreamBufferPool} and serve the first real migration.
+ *
+ * <p>Cost: its run time and CPU at start, before QMP answers (measured in docs/benchmarks.md).
+ * A failure here costs only speed: it is reported and the machine starts anyway.
+ */
+public final class PagePathWarmup {
+
+    /** Enough pages per round that the page loops run many thousand times; small enough to be quick. */
+    public static final long DEFAULT_GUEST_BYTES = 16L << 20;
+    public static final int DEFAULT_ROUNDS = 6;
+
+    private static final Duration ROUND_TIMEOUT = Duration.ofSeconds(30);
+    private static final String BACKEND = "warmup0";
+    private static final String FILE_BACKEND = "warmup1";
+
+    private PagePathWarmup() {
+    }
+
+    /** What a warm-up did: rounds completed and wall time. */
+    public record Result(int rounds, Duration elapsed) {
+    }
+
+    /** Runs {@link #DEFAULT_ROUNDS} migrations of a {@link #DEFAULT_GUEST_BYTES} guest. */
+    public static Result run() throws IOException {
+        return run(DEFAULT_GUEST_BYTES, DEFAULT_ROUNDS);
+    }
+
+    /**
+     * Migrates a {@code guestBytes} guest of mixed content {@code rounds} times, each to a fresh
+     * destination, and checks each destination's RAM.
+     *
+     * @throws IOException if a round fails or its RAM differs (the caller reports it and goes on)
+     */
+    public static Result run(long guestBytes, int rounds) throws IOException {
+        return run(guestBytes, rounds, scratchRoot());
+    }
+
+    /** As {@link #run(long, int)}, with the shared file's scratch directory under {@code root}. */
+    static Result run(long guestBytes, int rounds, Path root) throws IOException {
+        long start = System.nanoTime();
+        Path dir = Files.createTempDirectory(root, "livemig-warmup-");
+        try (VirtualMachine src = startUnlinked(guestBytes, dir, "src", Optional.empty())) {
+            for (RamBlock b : src.memory().blocks()) {
+                fill(b.segment());
+            }
+            src.setMigrateParameters(Map.of("max-bandwidth", 0L));
+            for (int r = 0; r < rounds; r++) {
+                try (VirtualMachine dst = startUnlinked(guestBytes, dir, "dst" + r, Optional.of("tcp:127.0.0.1:0"))) {
+                    src.migrate(dst.incomingAddress().orElseThrow().toString());
+                    await(src, dst);
+                    for (RamBlock a : src.memory().blocks()) {
+                        RamBlock b = dst.memory().find(a.idstr());
+                        if (MemorySegment.mismatch(a.segment(), 0, a.size(), b.segment(), 0, b.size()) != -1) {
+                            throw new IOException("warm-up round " + (r + 1) + ": destination RAM differs from the source's");
+                        }
+                    }
+                }
+                // a paused source stays paused (postmigrate); the next round migrates it again
+            }
+        } catch (VmCommandException e) {
+            throw new IOException("warm-up: " + e.getMessage(), e);
+        } finally {
+            Files.deleteIfExists(dir);
+        }
+        return new Result(rounds, Duration.ofNanos(System.nanoTime() - start));
+    }
+
+    /**
+     * Starts a machine and removes its RAM file at once: the mapping stays, and a process killed
+     * during the warm-up leaves nothing behind in /dev/shm.
+     */
+    private static VirtualMachine startUnlinked(long size, Path dir, String side, Optional<String> incoming)
+            throws IOException {
+        Path file = dir.resolve(side + ".ram");
+        try {
+            return VirtualMachine.start(config(size, file, incoming));
+        } finally {
+            Files.deleteIfExists(file);
+        }
+    }
+
+    /** /dev/shm when it is there (as a memory-backend-file guest's RAM usually is), else the temp dir. */
+    private static Path scratchRoot() {
+        Path shm = Path.of("/dev/shm");
+        return Files.isDirectory(shm) && Files.isWritable(shm) ? shm : Path.of(System.getProperty("java.io.tmpdir"));
+    }
+
+    /**
+     * Two blocks: anonymous RAM and a shared file (memory-backend-ram and -file map to different
+     * {@code MemorySegment} classes; the page loops must be compiled for both, or the first real
+     * migration of the other kind deoptimizes them).
+     */
+    private static VmConfig config(long size, Path file, Optional<String> incoming) {
+        return new VmConfig(Optional.of("warmup"), Optional.empty(), VirtualMachine.MACHINE_NONE, BACKEND,
+                List.of(new VmConfig.MemoryBackend(BACKEND, size, Optional.empty(), false, false),
+                        new VmConfig.MemoryBackend(FILE_BACKEND, size / 2, Optional.of(file), true, false)),
+                List.of(), true, incoming);
+    }
+
+    private static void await(VirtualMachine src, VirtualMachine dst) throws IOException {
+        long deadline = System.nanoTime() + ROUND_TIMEOUT.toNanos();
+        while (!(src.outgoingStatus().isFinished() && dst.incomingStatus().isFinished())) {
+            if (System.nanoTime() > deadline) {
+                src.migrateCancel();
+                throw new IOException("warm-up migration not finished within " + ROUND_TIMEOUT);
+            }
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+        }
+        if (src.outgoingStatus() != MigrationStatus.COMPLETED || dst.incomingStatus() != MigrationStatus.COMPLETED) {
+            throw new IOException("warm-up migration ended " + src.outgoingStatus() + " / " + dst.incomingStatus()
+                    + ": " + src.queryMigrate().get("error-desc"));
+        }
+    }
+
+    /** Half random pages, half zero pages, a seeded coin per page. */
+    private static void fill(MemorySegment ram) {
+        SplittableRandom rnd = new SplittableRandom(1);
+        for (long page = 0; page < ram.byteSize(); page += 4096) {
+            if (rnd.nextBoolean()) {
+                for (long i = 0; i < 4096; i += 8) {
+                    ram.set(ValueLayout.JAVA_LONG_UNALIGNED, page + i, rnd.nextLong());
+                }
+            }
+        }
+    }
+}
