@@ -26,7 +26,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The source's page path without the wire: {@link RamDevice} (and so the package-private
- * {@code RamSaver}: bitmap scan, zero check, copy into the 4 MiB stream buffer) saving a 64 MiB
+ * {@code RamSaver}: bitmap scan, zero check, copy into the stream buffer) saving a 64 MiB
  * guest into a {@link MigrationOutput} whose channel discards the bytes. One operation is one
  * page; the score is ns per page (4096 / score = GB/s of guest RAM).
 

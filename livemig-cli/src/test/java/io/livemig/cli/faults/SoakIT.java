@@ -64,7 +64,7 @@ class SoakIT {
     private record Usage(long threads, long fds, long rssKib, long rssAnonKib) {
         /**
          * Measured after a full GC in the child ({@code jcmd PID GC.run}): each migration allocates its
-         * stream buffers (4 MiB direct) afresh and the JVM frees them only when a GC finds them
+         * stream buffers (direct) afresh and the JVM frees them only when a GC finds them
          * unreachable, so without a GC the RSS shows garbage, not retained memory.
          */
         static Usage of(Process p) throws Exception {
