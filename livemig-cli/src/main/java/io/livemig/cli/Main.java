@@ -1,6 +1,7 @@
 package io.livemig.cli;
 
 import io.livemig.cli.qmp.QmpServer;
+import io.livemig.cli.qmp.QmpWarmup;
 import io.livemig.vm.PagePathWarmup;
 import io.livemig.vm.VirtualMachine;
 import picocli.CommandLine;
@@ -121,7 +122,7 @@ public final class Main implements Callable<Integer> {
     /** Runs {@link PagePathWarmup}; a failure costs only speed, so it is reported and the vm starts. */
     private static void warmUp() {
         try {
-            PagePathWarmup.run();
+            PagePathWarmup.run(new QmpWarmup(version()));
         } catch (IOException | RuntimeException e) {
             System.err.println("livemig vm: warning: page-path warm-up failed, migrations start cold: " + e.getMessage());
         }

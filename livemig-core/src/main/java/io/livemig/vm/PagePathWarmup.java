@@ -41,7 +41,7 @@ public final class PagePathWarmup {
 
     /** Enough pages per round that the page loops run many thousand times; small enough to be quick. */
     public static final long DEFAULT_GUEST_BYTES = 16L << 20;
-    public static final int DEFAULT_ROUNDS = 6;
+    public static final int DEFAULT_ROUNDS = 4;
 
     private static final Duration ROUND_TIMEOUT = Duration.ofSeconds(30);
     private static final String BACKEND = "warmup0";
@@ -54,9 +54,18 @@ public final class PagePathWarmup {
     public record Result(int rounds, Duration elapsed) {
     }
 
+    /**
+     * Called about every millisecond for each machine while a round's migration runs, as a
+     * management tool polls {@code query-migrate}; the QMP layer warms its own path with it.
+     */
+    @FunctionalInterface
+    public interface Observer {
+        void poll(VirtualMachine vm);
+    }
+
     /** Runs {@link #DEFAULT_ROUNDS} migrations of a {@link #DEFAULT_GUEST_BYTES} guest. */
-    public static Result run() throws IOException {
-        return run(DEFAULT_GUEST_BYTES, DEFAULT_ROUNDS);
+    public static Result run(Observer observer) throws IOException {
+        return run(DEFAULT_GUEST_BYTES, DEFAULT_ROUNDS, scratchRoot(), observer);
     }
 
     /**
@@ -66,11 +75,11 @@ public final class PagePathWarmup {
      * @throws IOException if a round fails or its RAM differs (the caller reports it and goes on)
      */
     public static Result run(long guestBytes, int rounds) throws IOException {
-        return run(guestBytes, rounds, scratchRoot());
+        return run(guestBytes, rounds, scratchRoot(), vm -> vm.queryMigrate());
     }
 
     /** As {@link #run(long, int)}, with the shared file's scratch directory under {@code root}. */
-    static Result run(long guestBytes, int rounds, Path root) throws IOException {
+    static Result run(long guestBytes, int rounds, Path root, Observer observer) throws IOException {
         long start = System.nanoTime();
         Path dir = Files.createTempDirectory(root, "livemig-warmup-");
         try (VirtualMachine src = startUnlinked(guestBytes, dir, "src", Optional.empty())) {
@@ -81,7 +90,7 @@ public final class PagePathWarmup {
             for (int r = 0; r < rounds; r++) {
                 try (VirtualMachine dst = startUnlinked(guestBytes, dir, "dst" + r, Optional.of("tcp:127.0.0.1:0"))) {
                     src.migrate(dst.incomingAddress().orElseThrow().toString());
-                    await(src, dst);
+                    await(src, dst, observer);
                     for (RamBlock a : src.memory().blocks()) {
                         RamBlock b = dst.memory().find(a.idstr());
                         if (MemorySegment.mismatch(a.segment(), 0, a.size(), b.segment(), 0, b.size()) != -1) {
@@ -131,13 +140,15 @@ public final class PagePathWarmup {
                 List.of(), true, incoming);
     }
 
-    private static void await(VirtualMachine src, VirtualMachine dst) throws IOException {
+    private static void await(VirtualMachine src, VirtualMachine dst, Observer observer) throws IOException {
         long deadline = System.nanoTime() + ROUND_TIMEOUT.toNanos();
         while (!(src.outgoingStatus().isFinished() && dst.incomingStatus().isFinished())) {
             if (System.nanoTime() > deadline) {
                 src.migrateCancel();
                 throw new IOException("warm-up migration not finished within " + ROUND_TIMEOUT);
             }
+            observer.poll(src);
+            observer.poll(dst);
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
         }
         if (src.outgoingStatus() != MigrationStatus.COMPLETED || dst.incomingStatus() != MigrationStatus.COMPLETED) {

@@ -21,9 +21,11 @@ class PagePathWarmupTest {
     @Timeout(120)
     void runsEveryRoundWithVerifiedRamAndLeavesNoFilesOrThreads(@TempDir Path root) throws Exception {
         long threadsBefore = Thread.getAllStackTraces().keySet().stream().filter(Thread::isAlive).count();
-        PagePathWarmup.Result r = PagePathWarmup.run(4L << 20, 3, root);
+        java.util.Set<VirtualMachine> polled = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        PagePathWarmup.Result r = PagePathWarmup.run(4L << 20, 3, root, polled::add);
         assertThat(r.rounds()).isEqualTo(3);
         assertThat(r.elapsed()).isPositive();
+        assertThat(polled).as("machines the observer saw: one source, three destinations").hasSizeLessThanOrEqualTo(4);
         try (var left = Files.list(root)) {
             assertThat(left.toList()).as("the warm-up's scratch directory and RAM files").isEmpty();
         }
