@@ -118,7 +118,7 @@ class TlsMigrationChannelTest {
         Files.createDirectories(dir);
         Files.copy(certs.dst.resolve(TlsCredentials.CA_CERT), dir.resolve(TlsCredentials.CA_CERT));
         Files.copy(certs.dst.resolve(TlsCredentials.SERVER_CERT), dir.resolve(TlsCredentials.SERVER_CERT));
-        assertThatThrownBy(() -> TlsCredentials.server(dir))
+        assertThatThrownBy(() -> TlsCredentials.server(dir, null))
                 .hasMessageContaining("has no server-key.pem (needed by the destination)");
         assertThat(TlsCredentials.checkDirectory(dir)).isNull();
         assertThat(TlsCredentials.checkDirectory(root.resolve("nope"))).contains("does not exist");
