@@ -75,8 +75,21 @@ public final class TlsCredentials {
         require(dir, CA_CERT, "both sides");
         require(dir, SERVER_CERT, "the destination");
         require(dir, SERVER_KEY, "the destination");
-        return context(dir, SERVER_CERT, SERVER_KEY, authz);
+        SSLContext ctx = context(dir, SERVER_CERT, SERVER_KEY, authz);
+        ctx.getServerSessionContext().setSessionTimeout(NO_TICKETS_SESSION_TIMEOUT_S);
+        return ctx;
     }
+
+    /**
+     * A server session timeout above TLS 1.3's 7-day ticket lifetime limit (RFC 8446 §4.6.1),
+     * for which JSSE sends no NewSessionTicket. A migration never resumes a session, and a
+     * ticket is the one record a TLS 1.3 server sends unasked after the handshake: a source
+     * that never reads (no return path; every multifd channel) and closes before the ticket
+     * arrives gets it on a closed socket and answers with RST, which can destroy the tail of
+     * the stream still queued at the destination. {@link TlsMigrationChannel#close()} still
+     * drains what has arrived, for peers that do send tickets.
+     */
+    static final int NO_TICKETS_SESSION_TIMEOUT_S = 604_800 + 1;
 
     /** The source's context: its certificate if the directory has one (else anonymous). */
     static SSLContext client(Path dir) throws IOException {
