@@ -14,6 +14,7 @@ import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -145,6 +146,14 @@ public final class Main implements Callable<Integer> {
             if (warmup != null) {
                 warmup.join();
             }
+        }
+        try {
+            for (Map<String, Object> object : parsed.objects()) {
+                vm.objectAdd(object); // -object authz-simple: checked by the parser already
+            }
+        } catch (io.livemig.vm.VmCommandException e) {
+            vm.close();
+            throw new UsageException("livemig vm: -object: " + e.desc());
         }
         QmpServer server;
         try {

@@ -35,13 +35,19 @@ public final class VmCommandLine {
     private static final int MAX_WORKLOAD_THREADS = 1024;
 
     /**
-     * The result: the guest to build, the QMP servers to start, and whether to compile the page
-     * path before QMP answers ({@code -x-warmup}, a livemig option, default on; see
-     * {@link io.livemig.vm.PagePathWarmup}).
+     * The result: the guest to build, the QMP servers to start, the {@code -object authz-simple}
+     * objects to add to the guest once built (as {@code object-add} arguments, in order), and
+     * whether to compile the page path before QMP answers ({@code -x-warmup}, a livemig option,
+     * default on; see {@link io.livemig.vm.PagePathWarmup}).
      */
-    public record Parsed(VmConfig config, List<QmpAddress> qmp, boolean warmup) {
+    public record Parsed(VmConfig config, List<QmpAddress> qmp, List<Map<String, Object>> objects, boolean warmup) {
         public Parsed {
             qmp = List.copyOf(qmp);
+            objects = List.copyOf(objects);
+        }
+
+        public Parsed(VmConfig config, List<QmpAddress> qmp) {
+            this(config, qmp, List.of(), true);
         }
     }
 
@@ -51,6 +57,8 @@ public final class VmCommandLine {
     private String machineBackend;
     private long ramSize = -1;
     private final Map<String, MemoryBackend> backends = new LinkedHashMap<>();
+    /** {@code -object authz-simple,…} by id, as object-add arguments */
+    private final Map<String, Map<String, Object>> authz = new LinkedHashMap<>();
     private final List<KeyValueOptions> workloadOptions = new ArrayList<>();
     private final List<QmpAddress> qmp = new ArrayList<>();
     private boolean startPaused;
@@ -212,12 +220,17 @@ public final class VmCommandLine {
         boolean file = switch (type) {
             case "memory-backend-ram" -> false;
             case "memory-backend-file" -> true;
+            case "authz-simple" -> false;
             default -> throw kv.error("object type '" + type
-                    + "' is not supported (use memory-backend-ram or memory-backend-file)");
+                    + "' is not supported (use memory-backend-ram, memory-backend-file or authz-simple)");
         };
         String id = kv.require("id");
         if (!id.matches("[A-Za-z][A-Za-z0-9_.-]*")) {
             throw kv.error("invalid id '" + id + "' (a letter, then letters, digits, '-', '.', '_')");
+        }
+        if (type.equals("authz-simple")) {
+            authzSimple(kv, id);
+            return;
         }
         String sizeText = kv.require("size");
         long size = Sizes.parse(sizeText, 1);
@@ -234,10 +247,23 @@ public final class VmCommandLine {
         boolean share = kv.takeBoolean("share", false);
         boolean prealloc = kv.takeBoolean("prealloc", false);
         kv.rejectUnknown();
-        if (backends.containsKey(id)) {
+        if (backends.containsKey(id) || authz.containsKey(id)) {
             throw kv.error("Duplicate ID '" + id + "' for object");
         }
         backends.put(id, new MemoryBackend(id, size, memPath, share, prealloc));
+    }
+
+    /**
+     * {@code -object authz-simple,id=ID,identity=DN}: the object {@code tls-authz} names. A DN has
+     * commas, which QEMU's option syntax writes doubled: {@code identity=CN=src,,O=Example}.
+     */
+    private void authzSimple(KeyValueOptions kv, String id) throws UsageException {
+        String identity = kv.require("identity");
+        kv.rejectUnknown();
+        if (backends.containsKey(id) || authz.containsKey(id)) {
+            throw kv.error("Duplicate ID '" + id + "' for object");
+        }
+        authz.put(id, Map.of("qom-type", "authz-simple", "id", id, "identity", identity));
     }
 
     private static QmpAddress qmpAddress(String value) throws UsageException {
@@ -303,7 +329,7 @@ public final class VmCommandLine {
         }
         VmConfig config = new VmConfig(name, uuid, machine == null ? "none" : machine, mainRam, all, workloads,
                 startPaused, incoming, devices, drives);
-        return new Parsed(config, qmp, warmup);
+        return new Parsed(config, qmp, List.copyOf(authz.values()), warmup);
     }
 
     /**

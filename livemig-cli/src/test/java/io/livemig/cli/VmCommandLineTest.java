@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
 import java.util.UUID;
@@ -49,6 +50,13 @@ class VmCommandLineTest {
         assertThat(parse("-m 64M -x-warmup off").warmup()).isFalse();
         assertThatThrownBy(() -> parse("-m 64M -x-warmup maybe"))
                 .hasMessage("livemig vm: -x-warmup: invalid value 'maybe' (use on or off)");
+    }
+
+    @Test
+    void authzSimpleObjectKeepsItsDnWithDoubledCommas() throws Exception {
+        VmCommandLine.Parsed p = parse("-m 64M -object authz-simple,id=auth0,identity=CN=src,,O=Example");
+        assertThat(p.objects()).containsExactly(Map.of("qom-type", "authz-simple", "id", "auth0", "identity", "CN=src,O=Example"));
+        assertThat(p.config().backends()).hasSize(1);
     }
 
     @Test
@@ -135,6 +143,10 @@ class VmCommandLineTest {
             "-object memory-backend-ram,id=m,size=1Q | livemig vm: -object: invalid size '1Q'",
             "-object memory-backend-ram,id=m,size=1M -object memory-backend-ram,id=m,size=1M"
                     + " | livemig vm: -object: Duplicate ID 'm' for object",
+            "-object authz-simple,id=a | livemig vm: -object: Parameter 'identity' is missing",
+            "-object authz-simple,id=a,identity=CN=x,list=y | livemig vm: -object: Invalid parameter 'list'",
+            "-object memory-backend-ram,id=a,size=1M -object authz-simple,id=a,identity=CN=x"
+                    + " | livemig vm: -object: Duplicate ID 'a' for object",
             "-qmp foo:bar,server=on,wait=off | livemig vm: -qmp: 'foo:bar' is not a valid QMP address",
             "-qmp unix:/tmp/x.sock | livemig vm: -qmp: only server mode is supported",
             "-qmp unix:/tmp/x.sock,server=on | livemig vm: -qmp: wait=on is not supported",

@@ -3,9 +3,13 @@ package io.livemig.channel;
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509ExtendedTrustManager;
 import javax.net.ssl.TrustManagerFactory;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,6 +42,9 @@ public final class TlsCredentials {
     public static final String CLIENT_CERT = "client-cert.pem";
     public static final String CLIENT_KEY = "client-key.pem";
 
+    /** QEMU's message when tls-authz refuses the client: "TLS x509 authz check for DN is denied" */
+    static final String AUTHZ_DENIED_PREFIX = "TLS x509 authz check for ";
+
     private static final char[] NO_PASSWORD = new char[0];
 
     private TlsCredentials() {
@@ -59,13 +66,30 @@ public final class TlsCredentials {
         return null;
     }
 
-    /** The destination's context: its own certificate, and a client certificate is required. */
-    static SSLContext server(Path dir) throws IOException {
+    /**
+     * The destination's context: its own certificate, and a client certificate is required; with
+     * {@code authz} (QEMU's {@code tls-authz}), the client certificate's subject DN must also be
+     * allowed by it, else the handshake fails with "TLS x509 authz check for DN is denied".
+     */
+    static SSLContext server(Path dir, AuthzSimple authz) throws IOException {
         require(dir, CA_CERT, "both sides");
         require(dir, SERVER_CERT, "the destination");
         require(dir, SERVER_KEY, "the destination");
-        return context(dir, SERVER_CERT, SERVER_KEY);
+        SSLContext ctx = context(dir, SERVER_CERT, SERVER_KEY, authz);
+        ctx.getServerSessionContext().setSessionTimeout(NO_TICKETS_SESSION_TIMEOUT_S);
+        return ctx;
     }
+
+    /**
+     * A server session timeout above TLS 1.3's 7-day ticket lifetime limit (RFC 8446 §4.6.1),
+     * for which JSSE sends no NewSessionTicket. A migration never resumes a session, and a
+     * ticket is the one record a TLS 1.3 server sends unasked after the handshake: a source
+     * that never reads (no return path; every multifd channel) and closes before the ticket
+     * arrives gets it on a closed socket and answers with RST, which can destroy the tail of
+     * the stream still queued at the destination. {@link TlsMigrationChannel#close()} still
+     * drains what has arrived, for peers that do send tickets.
+     */
+    static final int NO_TICKETS_SESSION_TIMEOUT_S = 604_800 + 1;
 
     /** The source's context: its certificate if the directory has one (else anonymous). */
     static SSLContext client(Path dir) throws IOException {
@@ -75,7 +99,7 @@ public final class TlsCredentials {
         if (cert != key) {
             require(dir, cert ? CLIENT_KEY : CLIENT_CERT, "the source when " + (cert ? CLIENT_CERT : CLIENT_KEY) + " is present");
         }
-        return cert ? context(dir, CLIENT_CERT, CLIENT_KEY) : context(dir, null, null);
+        return cert ? context(dir, CLIENT_CERT, CLIENT_KEY, null) : context(dir, null, null, null);
     }
 
     private static void require(Path dir, String file, String who) throws IOException {
@@ -87,7 +111,7 @@ public final class TlsCredentials {
         }
     }
 
-    private static SSLContext context(Path dir, String certFile, String keyFile) throws IOException {
+    private static SSLContext context(Path dir, String certFile, String keyFile, AuthzSimple authz) throws IOException {
         try {
             KeyStore trust = KeyStore.getInstance("PKCS12");
             trust.load(null, null);
@@ -109,10 +133,90 @@ public final class TlsCredentials {
                 keyManagers = kmf.getKeyManagers();
             }
             SSLContext ctx = SSLContext.getInstance("TLSv1.3");
-            ctx.init(keyManagers, tmf.getTrustManagers(), null);
+            TrustManager[] trustManagers = tmf.getTrustManagers();
+            if (authz != null) {
+                trustManagers = new TrustManager[] {new AuthzTrustManager(pkix(trustManagers), authz)};
+            }
+            ctx.init(keyManagers, trustManagers, null);
             return ctx;
         } catch (GeneralSecurityException e) {
             throw new IOException("tls-creds directory '" + dir + "': " + e.getMessage(), e);
+        }
+    }
+
+    private static X509ExtendedTrustManager pkix(TrustManager[] managers) throws GeneralSecurityException {
+        for (TrustManager m : managers) {
+            if (m instanceof X509ExtendedTrustManager x) {
+                return x;
+            }
+        }
+        throw new GeneralSecurityException("no X.509 trust manager");
+    }
+
+    /**
+     * QEMU's {@code qcrypto_tls_session_check_certificate} on the server with an authzid: the
+     * chain is verified first (the CA), then the subject DN of the client's certificate is checked
+     * against the {@code tls-authz} object. Throwing here fails the handshake with a fatal alert,
+     * so the source learns of the refusal as of any other certificate problem.
+     */
+    private static final class AuthzTrustManager extends X509ExtendedTrustManager {
+        private final X509ExtendedTrustManager pkix;
+        private final AuthzSimple authz;
+
+        AuthzTrustManager(X509ExtendedTrustManager pkix, AuthzSimple authz) {
+            this.pkix = pkix;
+            this.authz = authz;
+        }
+
+        private void authorize(X509Certificate[] chain) throws java.security.cert.CertificateException {
+            String dn = AuthzSimple.distinguishedName(chain[0]);
+            if (!authz.isAllowed(dn)) {
+                throw new java.security.cert.CertificateException(AUTHZ_DENIED_PREFIX + dn + " is denied");
+            }
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
+                throws java.security.cert.CertificateException {
+            pkix.checkClientTrusted(chain, authType, socket);
+            authorize(chain);
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+                throws java.security.cert.CertificateException {
+            pkix.checkClientTrusted(chain, authType, engine);
+            authorize(chain);
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType)
+                throws java.security.cert.CertificateException {
+            pkix.checkClientTrusted(chain, authType);
+            authorize(chain);
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
+                throws java.security.cert.CertificateException {
+            pkix.checkServerTrusted(chain, authType, socket);
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+                throws java.security.cert.CertificateException {
+            pkix.checkServerTrusted(chain, authType, engine);
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType)
+                throws java.security.cert.CertificateException {
+            pkix.checkServerTrusted(chain, authType);
+        }
+
+        @Override
+        public X509Certificate[] getAcceptedIssuers() {
+            return pkix.getAcceptedIssuers();
         }
     }
 

@@ -81,17 +81,33 @@ public final class TlsMigrationChannel implements MigrationChannel {
 
     /** Destination side: wraps {@code plain}, handshakes and requires a client certificate from the CA. */
     public static MigrationChannel server(MigrationChannel plain, Path credsDir, Duration timeout) throws IOException {
-        return wrap(plain, credsDir, null, timeout, false);
+        return server(plain, credsDir, null, timeout);
+    }
+
+    /**
+     * Destination side with QEMU's {@code tls-authz}: as {@link #server(MigrationChannel, Path, Duration)},
+     * and the client certificate's subject DN must be allowed by {@code authz} (null: any
+     * certificate from the CA); a refusal reads "TLS handshake failed: TLS x509 authz check for
+     * DN is denied".
+     */
+    public static MigrationChannel server(MigrationChannel plain, Path credsDir, AuthzSimple authz, Duration timeout)
+            throws IOException {
+        return wrap(plain, credsDir, null, authz, timeout, false);
     }
 
     private static MigrationChannel wrap(MigrationChannel plain, Path credsDir, String hostname, Duration timeout,
                                          boolean client) throws IOException {
+        return wrap(plain, credsDir, hostname, null, timeout, client);
+    }
+
+    private static MigrationChannel wrap(MigrationChannel plain, Path credsDir, String hostname, AuthzSimple authz,
+                                         Duration timeout, boolean client) throws IOException {
         SSLSocket ssl = null;
         try {
             if (!(plain instanceof SocketMigrationChannel sock)) {
                 throw new IOException("TLS needs a tcp: or unix: transport, not " + plain.describe());
             }
-            SSLContext ctx = client ? TlsCredentials.client(credsDir) : TlsCredentials.server(credsDir);
+            SSLContext ctx = client ? TlsCredentials.client(credsDir) : TlsCredentials.server(credsDir, authz);
             SocketChannel channel = sock.socket();
             Socket raw = channel.socket();
             SocketAddress remote = channel.getRemoteAddress();
@@ -131,6 +147,9 @@ public final class TlsMigrationChannel implements MigrationChannel {
     static String reason(Throwable e, String hostname, Duration timeout) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             String m = t.getMessage() == null ? "" : t.getMessage();
+            if (m.startsWith(TlsCredentials.AUTHZ_DENIED_PREFIX)) {
+                return m; // QEMU's own words, with the DN
+            }
             if (t instanceof SocketTimeoutException) {
                 return "timed out after " + timeout.toMillis() + " ms (is the peer speaking TLS?)";
             }
@@ -148,6 +167,15 @@ public final class TlsMigrationChannel implements MigrationChannel {
             }
             if (m.contains("Remote host terminated the handshake") || t instanceof EOFException) {
                 return "the peer closed the connection (it does not speak TLS, or rejected us) (" + m + ")";
+            }
+            if (m.contains("Received fatal alert: certificate_unknown") || m.contains("Received fatal alert: bad_certificate")) {
+                return (hostname != null ? "the destination refused this source's certificate (its CA, or its tls-authz)"
+                        : "the source refused this destination's certificate (its CA, or its tls-hostname)") + " (" + m + ")";
+            }
+            if (m.contains("Broken pipe") || m.contains("Connection reset")) {
+                // TLS 1.3: the server checks our certificate while we still write our last flight
+                return "the peer closed the connection during the handshake; it may have refused our certificate"
+                        + (hostname != null ? " (its CA, or its tls-authz)" : "") + " or not speak TLS (" + m + ")";
             }
         }
         return e.getMessage() == null ? e.toString() : e.getMessage();
@@ -236,6 +264,20 @@ public final class TlsMigrationChannel implements MigrationChannel {
                     + " in tls-creds, and the destination requires a client certificate)", e);
         }
         return e;
+    }
+
+    /**
+     * A source's write that fails because the destination dropped the connection: in TLS 1.3 a
+     * destination that refuses the source's certificate (tls-authz, or its CA) does so after the
+     * source's handshake has ended, and the source sees only a broken pipe. Say what it may mean.
+     */
+    private IOException peerGone(IOException e) {
+        String m = e.getMessage() == null ? "" : e.getMessage();
+        if (closed || anonymous || !ssl.getUseClientMode() || !(m.contains("Broken pipe") || m.contains("Connection reset"))) {
+            return e;
+        }
+        return new IOException(m + " (TLS: the destination closed the connection; if it refused this source's"
+                + " certificate, e.g. by its tls-authz, the destination's error says so)", e);
     }
 
     private static void closeQuietly(MigrationChannel c) {
@@ -334,7 +376,7 @@ public final class TlsMigrationChannel implements MigrationChannel {
                 stream.write(scratch, 0, n);
                 return n;
             } catch (IOException e) {
-                throw closedOr(e);
+                throw peerGone(closedOr(e));
             }
         }
 

@@ -1,5 +1,6 @@
 package io.livemig.multifd;
 
+import io.livemig.channel.ChannelWrapper;
 import io.livemig.channel.IncomingListener;
 import io.livemig.channel.MigrationChannel;
 import io.livemig.channel.MigrationUri;
@@ -51,11 +52,16 @@ public final class MultifdLink {
 
     // ---- source ----
 
-    /** Opens {@code multifd-channels} connections after the main one and starts their senders. */
-    public MultifdSendGroup openSend(MigrationUri uri, UUID uuid, Duration timeout) throws IOException {
+    /**
+     * Opens {@code multifd-channels} connections after the main one, each with {@code wrapper}
+     * layered over it (TLS: the main channel's credentials and hostname), and starts their senders.
+     */
+    public MultifdSendGroup openSend(MigrationUri uri, UUID uuid, Duration timeout, ChannelWrapper wrapper)
+            throws IOException {
         MultifdCompression method = MultifdCompression.fromQapi(params.multifdCompression());
         int level = method == MultifdCompression.ZLIB ? params.multifdZlibLevel() : params.multifdZstdLevel();
-        MultifdSendGroup g = MultifdSendGroup.open(uri, params.multifdChannels(), method, level, uuid, timeout);
+        MultifdSendGroup g = MultifdSendGroup.open(uri, params.multifdChannels(), method, level, uuid, timeout,
+                wrapper);
         send = g;
         return g;
     }
@@ -96,21 +102,43 @@ public final class MultifdLink {
     /**
      * Accepts the main connection and {@code multifd-channels} multifd connections in any order,
      * classifying each by its first 4 bytes ({@code QEVM} = main, else a multifd init packet), as
-     * QEMU 9.x does; {@code first} is the connection already accepted. Returns the main channel (with the peeked bytes put back); the multifd
-     * channels, ordered by id, are kept for {@link #takeIncoming}.
+     * QEMU 9.x does; {@code first} is the connection already accepted. Returns the main channel
+     * (with the peeked bytes put back); the multifd channels, ordered by id, are kept for
+     * {@link #startReceiving}.
+     *
+     * <p>Two steps. First every connection is accepted and {@code wrapper} layered over it as it
+     * arrives (with TLS, its handshake: the init packet and the stream header travel inside TLS,
+     * so the peek must come after it, as in QEMU). Then each is classified. Not one by one: a
+     * source writes the main stream's header only after all its multifd channels are open, and
+     * with TLS opening one needs our half of its handshake, so peeking at the main channel before
+     * the others were accepted would wait forever.
      */
-    public MigrationChannel acceptAll(IncomingListener listener, MigrationChannel first) throws IOException {
+    public MigrationChannel acceptAll(IncomingListener listener, MigrationChannel first, ChannelWrapper wrapper)
+            throws IOException {
         int n = params.multifdChannels();
+        List<MigrationChannel> conns = new ArrayList<>(n + 1);
+        MigrationChannel next = first;
+        for (int i = 0; i <= n; i++) {
+            MigrationChannel plain = next != null ? next : listener.accept();
+            next = null;
+            int slot;
+            synchronized (accepted) {
+                accepted.add(plain); // so a cancel during the handshake closes it
+                slot = accepted.size() - 1;
+            }
+            MigrationChannel ch = wrapper.wrap(plain);
+            synchronized (accepted) {
+                if (slot >= accepted.size() || accepted.get(slot) != plain) {
+                    ch.close(); // closeIncoming ran during the handshake
+                    throw new java.nio.channels.AsynchronousCloseException();
+                }
+                accepted.set(slot, ch);
+            }
+            conns.add(ch);
+        }
         MigrationChannel main = null;
         MigrationChannel[] byId = new MigrationChannel[n];
-        int have = 0;
-        MigrationChannel next = first;
-        while (main == null || have < n) {
-            MigrationChannel ch = next != null ? next : listener.accept();
-            next = null;
-            synchronized (accepted) {
-                accepted.add(ch);
-            }
+        for (MigrationChannel ch : conns) {
             ByteBuffer head = ByteBuffer.allocate(MultifdPacketDescriptor.INIT_LENGTH);
             head.limit(4);
             readFully(ch.in(), head);
@@ -143,10 +171,17 @@ public final class MultifdLink {
                 throw new StreamException(String.format("multifd: received id '%d' already setup'", id));
             }
             byId[id] = ch;
-            have++;
+        }
+        if (main == null) {
+            throw new StreamException("multifd: " + (n + 1) + " connections arrived and none is the main channel (QEVM)");
         }
         incoming = List.copyOf(Arrays.asList(byId));
         return main;
+    }
+
+    /** The accepted multifd channels, by id (empty before {@link #acceptAll}). */
+    List<MigrationChannel> incomingChannels() {
+        return incoming;
     }
 
     /** Starts the receivers on the accepted channels, or returns null when there are none. */

@@ -1,5 +1,6 @@
 package io.livemig.multifd;
 
+import io.livemig.channel.ChannelWrapper;
 import io.livemig.channel.MigrationChannel;
 import io.livemig.channel.MigrationUri;
 import io.livemig.channel.Transports;
@@ -67,16 +68,18 @@ public final class MultifdSendGroup implements AutoCloseable {
     }
 
     /**
-     * Opens {@code count} connections to {@code uri} (after the main one), writes each one's init
-     * packet and starts its sender. On failure closes whatever it opened.
+     * Opens {@code count} connections to {@code uri} (after the main one), layers {@code wrapper}
+     * over each (TLS: a handshake per channel, as QEMU's {@code multifd_tls_channel_connect}),
+     * writes each one's init packet (inside TLS, if any) and starts its sender. On failure closes
+     * whatever it opened.
      */
     public static MultifdSendGroup open(MigrationUri uri, int count, MultifdCompression compression, int level,
-                                        UUID uuid, Duration timeout) throws IOException {
+                                        UUID uuid, Duration timeout, ChannelWrapper wrapper) throws IOException {
         List<MigrationChannel> opened = new ArrayList<>();
         try {
             ByteBuffer init = ByteBuffer.allocate(MultifdPacketDescriptor.INIT_LENGTH);
             for (int id = 0; id < count; id++) {
-                MigrationChannel ch = Transports.connect(uri, timeout);
+                MigrationChannel ch = wrapper.wrap(Transports.connect(uri, timeout));
                 opened.add(ch);
                 init.clear();
                 MultifdPacketDescriptor.writeInit(init, uuid, id);

@@ -99,6 +99,7 @@ final class MultifdSender implements Runnable {
             while (true) {
                 MultifdSendPacket p = queue.take();
                 if (p == POISON) {
+                    endOutput();
                     return;
                 }
                 if (p.sync) {
@@ -126,6 +127,19 @@ final class MultifdSender implements Runnable {
             if (codec != null) {
                 codec.close();
             }
+        }
+    }
+
+    /**
+     * The normal end, after the last packet: TLS close_notify (QEMU 9.2's clean multifd TLS
+     * termination, {@code qio_channel_tls_bye}), a FIN on a plain socket, so the receiver reads a
+     * clean end of stream at a packet boundary. Best effort: everything was written already.
+     */
+    private void endOutput() {
+        try {
+            channel.shutdownOutput();
+        } catch (IOException e) {
+            // the receiver sees the close instead
         }
     }
 

@@ -1,5 +1,7 @@
 package io.livemig.savevm;
 
+import io.livemig.channel.AuthzSimple;
+import io.livemig.channel.ChannelWrapper;
 import io.livemig.channel.IncomingListener;
 import io.livemig.channel.MigrationChannel;
 import io.livemig.channel.MigrationUri;
@@ -43,7 +45,8 @@ public final class MigrationIncoming implements Runnable {
     public record Setup(HandlerRegistry registry, RunStateGate gate, GlobalState globalState, String machine,
                         BooleanSupplier autostart, MigrationCapabilities caps, MigrationParameters params,
                         MigrationStats stats, MigrationStateMachine state, MigrationEvents events,
-                        MultifdLink multifd, java.util.Optional<java.util.UUID> uuid) {
+                        MultifdLink multifd, java.util.Optional<java.util.UUID> uuid,
+                        java.util.function.Function<String, AuthzSimple> authz) {
     }
 
     private final Setup s;
@@ -162,25 +165,49 @@ public final class MigrationIncoming implements Runnable {
      */
     private MigrationChannel accept() throws IOException, MigrationException {
         MigrationChannel first = listener.accept();
-        // the capabilities and tls-creds as they are when the source arrives (they may be set after -incoming)
-        String tls = s.params().tlsCreds();
-        if (!tls.isEmpty()) {
-            if (s.caps().has(Capability.MULTIFD)) {
-                first.close();
-                throw new MigrationException("multifd with TLS (tls-creds) is not supported by livemig yet");
-            }
-            // bounded by the handshake timeout; a cancel meanwhile takes effect once it returns
-            return TlsMigrationChannel.server(first, java.nio.file.Path.of(tls), MigrationSource.TLS_HANDSHAKE_TIMEOUT);
+        // the capabilities and tls-* parameters as they are when the source arrives (they may be set after -incoming)
+        ChannelWrapper wrapper;
+        try {
+            wrapper = tlsWrapper();
+        } catch (MigrationException e) {
+            first.close();
+            throw e;
         }
         if (!s.caps().has(Capability.MULTIFD)) {
-            return first;
+            // bounded by the handshake timeout; a cancel meanwhile takes effect once it returns
+            return wrapper.wrap(first);
         }
         String unsupported = MultifdLink.unsupportedTransport(listener.address());
         if (unsupported != null) {
             first.close();
             throw new MigrationException(unsupported);
         }
-        return s.multifd().acceptAll(listener, first);
+        // every connection, main and multifd, does its own handshake with the same credentials
+        // and authz (QEMU's migration_channel_process_incoming with TLS), then is classified
+        return s.multifd().acceptAll(listener, first, wrapper);
+    }
+
+    /**
+     * TLS server handshakes with {@code tls-creds} and, if set, the {@code tls-authz} object,
+     * resolved now (QEMU resolves it at each handshake: a deleted or mistyped object fails the
+     * connection with "Cannot find QAuthZ object ID ID").
+     */
+    private ChannelWrapper tlsWrapper() throws MigrationException {
+        String tls = s.params().tlsCreds();
+        if (tls.isEmpty()) {
+            return ChannelWrapper.NONE;
+        }
+        String authzId = s.params().tlsAuthz();
+        AuthzSimple authz = null;
+        if (!authzId.isEmpty()) {
+            authz = s.authz().apply(authzId);
+            if (authz == null) {
+                throw new MigrationException("TLS: Cannot find QAuthZ object ID " + authzId + " (parameter tls-authz)");
+            }
+        }
+        java.nio.file.Path dir = java.nio.file.Path.of(tls);
+        AuthzSimple checked = authz;
+        return plain -> TlsMigrationChannel.server(plain, dir, checked, MigrationSource.TLS_HANDSHAKE_TIMEOUT);
     }
 
     /** QEMU's {@code process_incoming_migration_bh}: the run state after a complete load. */

@@ -56,6 +56,20 @@ public final class MigrationParameters {
     private volatile String tlsCreds = "";
     /** QEMU's {@code tls-hostname}: the name the source checks the destination's certificate against; empty = the tcp: host */
     private volatile String tlsHostname = "";
+    /**
+     * QEMU's {@code tls-authz}: the id of an {@code authz-simple} object the destination checks
+     * each client certificate's DN against; empty = any certificate from the CA; taken when a
+     * connection is accepted
+     */
+    private volatile String tlsAuthz = "";
+
+    public String tlsAuthz() {
+        return tlsAuthz;
+    }
+
+    public void tlsAuthz(String id) {
+        this.tlsAuthz = id;
+    }
 
     public String tlsCreds() {
         return tlsCreds;

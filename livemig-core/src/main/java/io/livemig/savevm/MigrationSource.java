@@ -1,5 +1,6 @@
 package io.livemig.savevm;
 
+import io.livemig.channel.ChannelWrapper;
 import io.livemig.channel.MigrationChannel;
 import io.livemig.channel.MigrationUri;
 import io.livemig.channel.TlsMigrationChannel;
@@ -192,14 +193,17 @@ public final class MigrationSource implements Runnable {
             throw new MigrationException(MultifdLink.unsupportedTransport(uri));
         }
         String tls = s.params().tlsCreds();
-        if (multifd && !tls.isEmpty()) {
-            throw new MigrationException("multifd with TLS (tls-creds) is not supported by livemig yet");
+        // every channel, main and multifd, does its own handshake with the same credentials and
+        // hostname check (QEMU's migration_tls_channel_connect / multifd_tls_channel_connect)
+        ChannelWrapper wrapper = ChannelWrapper.NONE;
+        if (!tls.isEmpty()) {
+            Path dir = Path.of(tls);
+            String hostname = tlsHostname();
+            wrapper = plain -> TlsMigrationChannel.client(plain, dir, hostname, TLS_HANDSHAKE_TIMEOUT);
         }
         channel = Transports.connect(uri, CONNECT_TIMEOUT);
-        if (!tls.isEmpty()) {
-            // channel holds the plain socket meanwhile, so a cancel closes it and ends the handshake
-            channel = TlsMigrationChannel.client(channel, Path.of(tls), tlsHostname(), TLS_HANDSHAKE_TIMEOUT);
-        }
+        // channel holds the plain socket meanwhile, so a cancel closes it and ends the handshake
+        channel = wrapper.wrap(channel);
         if (s.state().status() != MigrationStatus.SETUP) {
             throw new MigrationException("migration cancelled during setup");
         }
@@ -210,7 +214,7 @@ public final class MigrationSource implements Runnable {
         out = new MigrationOutput(watchdog.watch(channel.out()));
         if (multifd) {
             // the main channel first, then the multifd ones (QEMU connects them in parallel)
-            s.multifd().openSend(uri, s.uuid().orElse(new UUID(0, 0)), CONNECT_TIMEOUT);
+            s.multifd().openSend(uri, s.uuid().orElse(new UUID(0, 0)), CONNECT_TIMEOUT, wrapper);
             if (s.state().status() != MigrationStatus.SETUP) {
                 throw new MigrationException("migration cancelled during setup");
             }

@@ -40,11 +40,16 @@ final class MigrationParametersCodec {
         m.put("x-stall-timeout", p.stallTimeoutMs());
         m.put("tls-creds", p.tlsCreds());
         m.put("tls-hostname", p.tlsHostname());
+        m.put("tls-authz", p.tlsAuthz());
         return m;
     }
 
-    /** Validates every argument, then applies them together. */
-    static void apply(MigrationParameters p, Map<String, Object> args) throws VmCommandException {
+    /**
+     * Validates every argument, then applies them together; {@code objects} answers whether an
+     * {@code authz-simple} object of that id exists, for {@code tls-authz}.
+     */
+    static void apply(MigrationParameters p, Map<String, Object> args, java.util.function.Predicate<String> authzObjects)
+            throws VmCommandException {
         Long maxBandwidth = null;
         Long downtime = null;
         Long avail = null;
@@ -57,6 +62,7 @@ final class MigrationParametersCodec {
         Integer zlibLevel = null;
         String tlsCreds = null;
         String tlsHostname = null;
+        String tlsAuthz = null;
         for (Map.Entry<String, Object> e : args.entrySet()) {
             switch (e.getKey()) {
                 case "max-bandwidth" -> maxBandwidth = uint64(e.getKey(), e.getValue());
@@ -145,6 +151,18 @@ final class MigrationParametersCodec {
                     }
                     tlsHostname = name;
                 }
+                case "tls-authz" -> {
+                    if (!(e.getValue() instanceof String id)) {
+                        throw VmCommandException.generic("Invalid parameter type for 'tls-authz', expected: string");
+                    }
+                    // QEMU resolves the id only when a client connects; checking here too names a
+                    // typo at once (it is checked again on connect: the object may be deleted)
+                    if (!id.isEmpty() && !authzObjects.test(id)) {
+                        throw VmCommandException.generic("Parameter 'tls-authz': Cannot find QAuthZ object ID " + id
+                                + " (create it first with -object or object-add authz-simple,id=" + id + ",identity=DN)");
+                    }
+                    tlsAuthz = id;
+                }
                 default -> throw VmCommandException.generic("Parameter '" + e.getKey() + "' is unexpected");
             }
         }
@@ -183,6 +201,9 @@ final class MigrationParametersCodec {
         }
         if (tlsHostname != null) {
             p.tlsHostname(tlsHostname);
+        }
+        if (tlsAuthz != null) {
+            p.tlsAuthz(tlsAuthz);
         }
     }
 

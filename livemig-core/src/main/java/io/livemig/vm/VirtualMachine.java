@@ -75,6 +75,8 @@ public final class VirtualMachine implements AutoCloseable {
     private final MigrationStateMachine incomingState;
     private final List<Workload> workloads = new ArrayList<>();
     private final MigrationEvents migrationEvents;
+    /** {@code authz-simple} objects by id (QEMU's /objects), for the {@code tls-authz} parameter */
+    private final Map<String, io.livemig.channel.AuthzSimple> authzObjects = new java.util.concurrent.ConcurrentHashMap<>();
     /** {@code -device} models by qdev id, in command-line order (QEMU's /machine/peripheral). */
     private final Map<String, VfioSimDevice> peripherals = new LinkedHashMap<>();
 
@@ -325,7 +327,8 @@ public final class VirtualMachine implements AutoCloseable {
         incomingCurrent = true;
         try {
             incoming = MigrationIncoming.listen(new MigrationIncoming.Setup(registry, gate, globalState, config.machine(),
-                    () -> autostart, caps, params, stats, incomingState, migrationEvents, multifd, config.uuid()), uri);
+                    () -> autostart, caps, params, stats, incomingState, migrationEvents, multifd, config.uuid(),
+                    authzObjects::get), uri);
         } catch (IOException | RuntimeException e) {
             incomingState.transitionFromAny(MigrationStatus.FAILED);
             throw e;
@@ -489,7 +492,64 @@ public final class VirtualMachine implements AutoCloseable {
      * changed unless everything is valid.
      */
     public void setMigrateParameters(Map<String, Object> args) throws VmCommandException {
-        MigrationParametersCodec.apply(params, args);
+        MigrationParametersCodec.apply(params, args, authzObjects::containsKey);
+    }
+
+    /**
+     * QMP {@code object-add} and {@code -object}, for the one user-creatable type a guest without
+     * devices needs at run time: {@code authz-simple} ({@code qom-type}, {@code id},
+     * {@code identity}), which the {@code tls-authz} parameter names. Memory backends are
+     * created only from the command line. Errors are QEMU 7.2's where it has the case.
+     */
+    public synchronized void objectAdd(Map<String, Object> args) throws VmCommandException {
+        Object type = args.get("qom-type");
+        Object id = args.get("id");
+        if (type == null) {
+            throw VmCommandException.generic("Parameter 'qom-type' is missing");
+        }
+        if (id == null) {
+            throw VmCommandException.generic("Parameter 'id' is missing");
+        }
+        if (!(type instanceof String t)) {
+            throw VmCommandException.generic("Invalid parameter type for 'qom-type', expected: string");
+        }
+        if (!(id instanceof String i)) {
+            throw VmCommandException.generic("Invalid parameter type for 'id', expected: string");
+        }
+        if (!t.equals(io.livemig.channel.AuthzSimple.QOM_TYPE)) {
+            throw VmCommandException.generic("Invalid parameter 'qom-type': object type '" + t
+                    + "' cannot be created at run time by livemig (only " + io.livemig.channel.AuthzSimple.QOM_TYPE + ")");
+        }
+        if (!i.matches("[A-Za-z][A-Za-z0-9_.-]*")) {
+            throw VmCommandException.generic("Parameter 'id' expects an identifier");
+        }
+        for (String k : args.keySet()) {
+            if (!List.of("qom-type", "id", "identity").contains(k)) {
+                throw VmCommandException.generic("Parameter '" + k + "' is unexpected");
+            }
+        }
+        Object identity = args.get("identity");
+        if (identity == null) {
+            throw VmCommandException.generic("Parameter 'identity' is missing");
+        }
+        if (!(identity instanceof String dn)) {
+            throw VmCommandException.generic("Invalid parameter type for 'identity', expected: string");
+        }
+        if (authzObjects.containsKey(i) || config.backends().stream().anyMatch(b -> b.id().equals(i))) {
+            throw VmCommandException.generic("attempt to add duplicate property '" + i + "' to object (type 'container')");
+        }
+        authzObjects.put(i, new io.livemig.channel.AuthzSimple(i, dn));
+    }
+
+    /** QMP {@code object-del}: removes an {@code authz-simple}; a later TLS connection naming it fails. */
+    public synchronized void objectDel(String id) throws VmCommandException {
+        if (authzObjects.remove(id) != null) {
+            return;
+        }
+        if (config.backends().stream().anyMatch(b -> b.id().equals(id))) {
+            throw VmCommandException.generic("object '" + id + "' is in use, can not be deleted");
+        }
+        throw VmCommandException.generic("object '" + id + "' not found");
     }
 
     /** QMP {@code query-migrate-capabilities}: a list of {@code {"capability": name, "state": bool}}. */

@@ -106,6 +106,76 @@ class TlsMigrationChannelTest {
         }
     }
 
+    /**
+     * The destination sends no NewSessionTicket, so a source that never reads (no return path,
+     * every multifd channel) holds no unread record when it closes and never answers with RST.
+     * Probe: the bytes the client's socket receives up to and including one application byte the
+     * server writes after its handshake; the control (the JDK's default session timeout, which
+     * sends a ticket of some hundred bytes) shows the probe sees a ticket.
+     */
+    @Test
+    void theDestinationSendsNoSessionTicket() throws Exception {
+        long withTicket = bytesToFirstApplicationByte(false);
+        long livemig = bytesToFirstApplicationByte(true);
+        assertThat(withTicket - livemig).as("ticket bytes: control %d, livemig %d", withTicket, livemig).isGreaterThan(100);
+    }
+
+    private static long bytesToFirstApplicationByte(boolean livemigServer) throws Exception {
+        javax.net.ssl.SSLContext serverCtx = TlsCredentials.server(certs.dst, null);
+        if (!livemigServer) {
+            serverCtx.getServerSessionContext().setSessionTimeout(86_400);
+        }
+        javax.net.ssl.SSLContext clientCtx = TlsCredentials.client(certs.src);
+        try (java.net.ServerSocket ss = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            CompletableFuture<Void> server = CompletableFuture.runAsync(() -> {
+                try (java.net.Socket raw = ss.accept();
+                     javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket) serverCtx.getSocketFactory()
+                             .createSocket(raw, null, raw.getPort(), true)) {
+                    s.setUseClientMode(false);
+                    s.setNeedClientAuth(true);
+                    s.startHandshake();
+                    s.getOutputStream().write('X');
+                    s.getOutputStream().flush();
+                    s.getInputStream().read(); // until the client closes
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            java.util.concurrent.atomic.AtomicLong received = new java.util.concurrent.atomic.AtomicLong();
+            java.net.Socket raw = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), ss.getLocalPort()) {
+                @Override
+                public java.io.InputStream getInputStream() throws IOException {
+                    java.io.InputStream in = super.getInputStream();
+                    return new java.io.FilterInputStream(in) {
+                        @Override
+                        public int read() throws IOException {
+                            int b = super.read();
+                            received.addAndGet(b < 0 ? 0 : 1);
+                            return b;
+                        }
+
+                        @Override
+                        public int read(byte[] buf, int off, int len) throws IOException {
+                            int n = super.read(buf, off, len);
+                            received.addAndGet(Math.max(0, n));
+                            return n;
+                        }
+                    };
+                }
+            };
+            try (javax.net.ssl.SSLSocket c = (javax.net.ssl.SSLSocket) clientCtx.getSocketFactory()
+                    .createSocket(raw, "localhost", ss.getLocalPort(), true)) {
+                c.setSoTimeout(10_000);
+                c.startHandshake();
+                assertThat(c.getInputStream().read()).isEqualTo('X');
+                long n = received.get();
+                c.shutdownOutput();
+                server.get(10, TimeUnit.SECONDS);
+                return n;
+            }
+        }
+    }
+
     @Test
     void wrongHostnameFailsTheHandshakeNamingTheHostname() {
         assertThatThrownBy(() -> pair(certs.src, "wrong.example"))
@@ -118,7 +188,7 @@ class TlsMigrationChannelTest {
         Files.createDirectories(dir);
         Files.copy(certs.dst.resolve(TlsCredentials.CA_CERT), dir.resolve(TlsCredentials.CA_CERT));
         Files.copy(certs.dst.resolve(TlsCredentials.SERVER_CERT), dir.resolve(TlsCredentials.SERVER_CERT));
-        assertThatThrownBy(() -> TlsCredentials.server(dir))
+        assertThatThrownBy(() -> TlsCredentials.server(dir, null))
                 .hasMessageContaining("has no server-key.pem (needed by the destination)");
         assertThat(TlsCredentials.checkDirectory(dir)).isNull();
         assertThat(TlsCredentials.checkDirectory(root.resolve("nope"))).contains("does not exist");

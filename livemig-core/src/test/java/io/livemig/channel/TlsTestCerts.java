@@ -21,6 +21,12 @@ public final class TlsTestCerts {
     public final Path src;
     /** A source whose CA and client certificate come from another CA (CA 2). */
     public final Path srcOtherCa;
+    /** A source with a client certificate from CA 1 but another subject: {@code CN=intruder,O=elsewhere}. */
+    public final Path srcOtherName;
+    /** The subject DN of {@link #src}'s client certificate, as tls-authz sees it. */
+    public static final String SRC_DN = "CN=livemig-source,O=livemig test";
+    /** The subject DN of {@link #srcOtherName}'s client certificate. */
+    public static final String OTHER_DN = "CN=intruder,O=elsewhere";
     /** A source with only the CA: an anonymous client. */
     public final Path srcAnonymous;
     /** Work files: CA keys, CSRs. */
@@ -31,12 +37,13 @@ public final class TlsTestCerts {
         this.src = root.resolve("src");
         this.srcOtherCa = root.resolve("src-other-ca");
         this.srcAnonymous = root.resolve("src-anon");
+        this.srcOtherName = root.resolve("src-other-name");
         this.work = root.resolve("work");
     }
 
     public static TlsTestCerts generate(Path root) throws IOException, InterruptedException {
         TlsTestCerts c = new TlsTestCerts(root);
-        for (Path d : List.of(c.dst, c.src, c.srcOtherCa, c.srcAnonymous, c.work)) {
+        for (Path d : List.of(c.dst, c.src, c.srcOtherCa, c.srcAnonymous, c.srcOtherName, c.work)) {
             Files.createDirectories(d);
         }
         Path w = c.work;
@@ -55,23 +62,26 @@ public final class TlsTestCerts {
                 keyUsage=critical,digitalSignature,keyEncipherment
                 extendedKeyUsage=clientAuth
                 """);
-        issue(w, "ca1", "server", "localhost", c.dst, "server");
-        issue(w, "ca1", "client", "livemig-source", c.src, "client");
-        issue(w, "ca2", "client", "livemig-source", c.srcOtherCa, "client");
+        issue(w, "ca1", "server", "/CN=localhost", c.dst, "server");
+        issue(w, "ca1", "client", "/O=livemig test/CN=livemig-source", c.src, "client");
+        issue(w, "ca2", "client", "/O=livemig test/CN=livemig-source", c.srcOtherCa, "client");
+        issue(w, "ca1", "client2", "/O=elsewhere/CN=intruder", c.srcOtherName, "client");
         Files.copy(w.resolve("ca1-cert.pem"), c.dst.resolve(TlsCredentials.CA_CERT));
         Files.copy(w.resolve("ca1-cert.pem"), c.src.resolve(TlsCredentials.CA_CERT));
         Files.copy(w.resolve("ca1-cert.pem"), c.srcAnonymous.resolve(TlsCredentials.CA_CERT));
+        Files.copy(w.resolve("ca1-cert.pem"), c.srcOtherName.resolve(TlsCredentials.CA_CERT));
         Files.copy(w.resolve("ca2-cert.pem"), c.srcOtherCa.resolve(TlsCredentials.CA_CERT));
         return c;
     }
 
-    private static void issue(Path w, String ca, String kind, String cn, Path into, String prefix)
+    /** {@code subject} in openssl's {@code -subj} form, e.g. {@code /O=org/CN=name}. */
+    private static void issue(Path w, String ca, String kind, String subject, Path into, String prefix)
             throws IOException, InterruptedException {
         String name = ca + "-" + kind;
         openssl(w, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", name + "-key.pem");
-        openssl(w, "req", "-new", "-key", name + "-key.pem", "-subj", "/CN=" + cn, "-out", name + ".csr");
+        openssl(w, "req", "-new", "-key", name + "-key.pem", "-subj", subject, "-out", name + ".csr");
         openssl(w, "x509", "-req", "-in", name + ".csr", "-CA", ca + "-cert.pem", "-CAkey", ca + "-key.pem",
-                "-CAcreateserial", "-days", "2", "-extfile", kind + ".ext", "-out", name + "-cert.pem");
+                "-CAcreateserial", "-days", "2", "-extfile", kind.replaceAll("[0-9]+$", "") + ".ext", "-out", name + "-cert.pem");
         Files.copy(w.resolve(name + "-cert.pem"), into.resolve(prefix + "-cert.pem"), StandardCopyOption.REPLACE_EXISTING);
         Files.copy(w.resolve(name + "-key.pem"), into.resolve(prefix + "-key.pem"), StandardCopyOption.REPLACE_EXISTING);
     }

@@ -179,18 +179,4 @@ class TlsMigrationTest {
             assertThat(vm.queryMigrateParameters()).containsEntry("tls-creds", "");
         }
     }
-
-    @Test
-    @Timeout(30)
-    void multifdWithTlsIsRefusedClearly() throws Exception {
-        try (VirtualMachine src = source(); VirtualMachine dst = destination()) {
-            src.setMigrateParameters(Map.of("tls-creds", certs.src.toString()));
-            src.setMigrateCapabilities(List.of(Map.of("capability", "multifd", "state", true)));
-            src.migrate("tcp:localhost:" + port(dst));
-            await(() -> src.outgoingStatus().isFinished(), Duration.ofSeconds(20), "the refusal");
-            assertThat((String) src.queryMigrate().get("error-desc")).contains("multifd with TLS");
-            assertThat(src.runState()).isEqualTo(RunState.RUNNING);
-            assertThat(dst.incomingStatus()).isNotEqualTo(MigrationStatus.FAILED);
-        }
-    }
 }

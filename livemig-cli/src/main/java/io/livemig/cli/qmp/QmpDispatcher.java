@@ -123,6 +123,15 @@ final class QmpDispatcher {
             return Map.of();
         }));
         commands.put("query-migrate-parameters", new Command(QmpArgs.NONE, (a, s) -> vm.queryMigrateParameters()));
+        // QEMU 7.2's flat object-add; livemig creates only authz-simple at run time (for tls-authz)
+        commands.put("object-add", new Command(null, (a, s) -> {
+            vm.objectAdd(toMap(a));
+            return Map.of();
+        }));
+        commands.put("object-del", new Command(QmpArgs.of(required("id", STRING)), (a, s) -> {
+            vm.objectDel(a.get("id").asString());
+            return Map.of();
+        }));
         commands.put("migrate-set-capabilities", new Command(QmpArgs.of(required("capabilities", ARRAY)), (a, s) -> {
             QmpArgs element = QmpArgs.of(required("capability", STRING), required("state", BOOLEAN));
             List<Map<String, Object>> caps = new ArrayList<>();

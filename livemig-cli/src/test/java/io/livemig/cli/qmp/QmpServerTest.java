@@ -94,6 +94,20 @@ class QmpServerTest {
         }
     }
 
+    @Test
+    void objectAddCreatesTheAuthzObjectThatTlsAuthzNames() throws Exception {
+        try (QmpClient c = negotiated()) {
+            assertThatThrownBy(() -> c.execute("migrate-set-parameters", Map.of("tls-authz", "auth0")))
+                    .hasMessageContaining("Parameter 'tls-authz': Cannot find QAuthZ object ID auth0");
+            c.execute("object-add", Map.of("qom-type", "authz-simple", "id", "auth0", "identity", "CN=src,O=Example"));
+            c.execute("migrate-set-parameters", Map.of("tls-authz", "auth0"));
+            assertThat(c.executeForMap("query-migrate-parameters", Map.of())).containsEntry("tls-authz", "auth0");
+            assertThatThrownBy(() -> c.execute("object-del", Map.of("id", "nope"))).hasMessageContaining("object 'nope' not found");
+            c.execute("object-del", Map.of("id", "auth0"));
+            assertThat(c.execute("query-commands").toString()).contains("object-add").contains("object-del");
+        }
+    }
+
     /** Each input and the reply QEMU 7.2 gives it (checked against qemu-system-x86_64 7.2). */
     @ParameterizedTest
     @CsvSource(delimiter = '|', quoteCharacter = '`', value = {
