@@ -48,14 +48,10 @@ final class MigrationRun {
         this.srcRam = srcRam;
     }
 
-    /**
-     * One run of {@code impl}; {@code compression} is the {@code multifd-compression} of a multifd
-     * run, null without multifd.
-     */
-    RunResult run(Implementation impl, RamContent content, String compression, int n) {
-        String tag = impl.name().toLowerCase(java.util.Locale.ROOT) + "-" + content.label()
-                + (compression == null ? "" : "-" + compression) + "-" + n;
-        boolean multifd = compression != null;
+    /** One run of {@code impl} with {@code variant}'s channels and compression. */
+    RunResult run(Implementation impl, RamContent content, Variant variant, int n) {
+        String tag = impl.name().toLowerCase(java.util.Locale.ROOT) + "-" + content.label() + "-" + variant.tag() + "-" + n;
+        boolean multifd = variant.multifd();
         Path dstRam = options.dir().resolve(tag + "-dst.ram");
         GuestProcess dst = null;
         GuestProcess src = null;
@@ -85,8 +81,8 @@ final class MigrationRun {
                 for (GuestProcess g : List.of(src, dst)) {
                     g.qmp().execute("migrate-set-capabilities", Map.of("capabilities",
                             List.of(Map.of("capability", "multifd", "state", true))));
-                    g.qmp().execute("migrate-set-parameters", Map.of("multifd-channels", options.channels(),
-                            "multifd-compression", compression));
+                    g.qmp().execute("migrate-set-parameters", Map.of("multifd-channels", variant.channels(),
+                            "multifd-compression", variant.compression()));
                 }
                 port = listen(dst, port);
             }
@@ -115,7 +111,7 @@ final class MigrationRun {
             } else if (normal + zero < pages) {
                 error = "the source sent " + normal + " normal + " + zero + " zero pages, fewer than the guest's " + pages;
             }
-            return new RunResult(impl, content, compression, n, error == null, error, (t1 - t0) / 1e9,
+            return new RunResult(impl, content, variant, n, error == null, error, (t1 - t0) / 1e9,
                     number(info, "downtime"), number(info, "total-time"), number(ram, "transferred"), normal, zero,
                     (srcCpu1 - srcCpu0) / 1e9, (dstCpu1 - dstCpu0) / 1e9, srcRss, dstRss);
         } catch (IOException | TimeoutException | RuntimeException e) {
@@ -126,7 +122,7 @@ final class MigrationRun {
             if (dst != null && !dst.isAlive()) {
                 where += "\ndestination output:\n" + dst.tail();
             }
-            return RunResult.failed(impl, content, compression, n, e.getMessage() + where);
+            return RunResult.failed(impl, content, variant, n, e.getMessage() + where);
         } finally {
             if (src != null) {
                 src.close();

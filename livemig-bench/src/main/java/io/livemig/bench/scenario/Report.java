@@ -16,7 +16,7 @@ import java.util.function.ToDoubleFunction;
 /**
  * The runner's results: every run, and per scenario the median and min–max of each figure per
  * column (implementation, and with multifd its compression) with ratios of the medians
- * (livemig / QEMU; with several compressions, each against the first, per engine); printed as a
+ * (livemig / QEMU; with several variants, each against the first, per engine); printed as a
  * table and written as JSON.
  *
  * @param options      what was run
@@ -56,28 +56,43 @@ public record Report(ScenarioOptions options, List<RunResult> runs, Map<String, 
     }
 
     /**
-     * One column of the tables: an engine, and with multifd its {@code multifd-compression}. The
-     * label names the compression only when the runs alternate between several.
+     * One column of the tables: an engine and a run variant. The label names the channels and the
+     * compression only where the variants differ in them: {@code livemig}, {@code QEMU zstd},
+     * {@code livemig 2ch}.
      */
-    record Column(Implementation impl, String compression, boolean several) {
+    record Column(Implementation impl, Variant variant, String suffix) {
         String label() {
-            return several ? impl.label() + " " + compression : impl.label();
+            return suffix.isEmpty() ? impl.label() : impl.label() + " " + suffix;
         }
 
         String key() {
             String k = impl.name().toLowerCase(Locale.ROOT);
-            return several ? k + "_" + compression : k;
+            return suffix.isEmpty() ? k : k + "_" + suffix.replace(' ', '_');
         }
+    }
+
+    /** What names {@code v} among {@code all}: its channels and/or compression where they differ. */
+    static String suffix(Variant v, List<Variant> all) {
+        boolean channels = all.stream().map(Variant::channels).distinct().count() > 1;
+        boolean compression = all.stream().filter(Variant::multifd).map(Variant::compression).distinct().count() > 1;
+        List<String> parts = new ArrayList<>();
+        if (channels) {
+            parts.add(v.channels() + "ch");
+        }
+        if (compression && v.multifd()) {
+            parts.add(v.compression());
+        }
+        return String.join(" ", parts);
     }
 
     /** The columns in run order: per variant, livemig then QEMU. */
     List<Column> columns() {
-        boolean several = options.variants().size() > 1;
+        List<Variant> all = options.variants();
         List<Column> cols = new ArrayList<>();
-        for (String comp : options.variants()) {
-            cols.add(new Column(Implementation.LIVEMIG, comp, several));
+        for (Variant v : all) {
+            cols.add(new Column(Implementation.LIVEMIG, v, suffix(v, all)));
             if (options.qemu()) {
-                cols.add(new Column(Implementation.QEMU, comp, several));
+                cols.add(new Column(Implementation.QEMU, v, suffix(v, all)));
             }
         }
         return cols;
@@ -87,23 +102,21 @@ public record Report(ScenarioOptions options, List<RunResult> runs, Map<String, 
     record Ratio(String title, Column num, Column den) {
     }
 
-    /** livemig/QEMU per variant; with several compressions, each one against the first, per engine. */
+    /** livemig/QEMU per variant; with several variants, each against the first, per engine. */
     List<Ratio> ratios() {
         List<Ratio> list = new ArrayList<>();
         List<Column> cols = columns();
         if (options.qemu()) {
             for (int i = 0; i + 1 < cols.size(); i += 2) {
                 Column l = cols.get(i);
-                Column q = cols.get(i + 1);
-                list.add(new Ratio(l.several() ? "livemig/QEMU " + l.compression() : "livemig/QEMU", l, q));
+                list.add(new Ratio(l.suffix().isEmpty() ? "livemig/QEMU" : "livemig/QEMU " + l.suffix(), l, cols.get(i + 1)));
             }
         }
-        List<String> variants = options.variants();
-        if (variants.size() > 1) {
+        if (options.variants().size() > 1) {
             for (Column base : cols.subList(0, options.qemu() ? 2 : 1)) {
                 for (Column c : cols) {
-                    if (c.impl() == base.impl() && c != base && !c.compression().equals(base.compression())) {
-                        list.add(new Ratio(base.impl().label() + " " + c.compression() + "/" + base.compression(), c, base));
+                    if (c.impl() == base.impl() && !c.variant().equals(base.variant())) {
+                        list.add(new Ratio(base.impl().label() + " " + c.suffix() + "/" + base.suffix(), c, base));
                     }
                 }
             }
@@ -113,16 +126,22 @@ public record Report(ScenarioOptions options, List<RunResult> runs, Map<String, 
 
     List<RunResult> runsOf(Column col, RamContent content) {
         return runs.stream().filter(r -> r.implementation() == col.impl() && r.content() == content
-                && java.util.Objects.equals(r.compression(), col.compression())).toList();
+                && r.variant().equals(col.variant())).toList();
     }
 
     /** The table of every scenario, and the failures. */
     String text() {
         StringBuilder b = new StringBuilder();
-        b.append(String.format(Locale.ROOT, "%nguest RAM %s, %d run(s) per implementation, %d channel(s)%s, max-bandwidth %s;"
+        List<Variant> vs = options.variants();
+        String multifd = vs.stream().allMatch(Variant::multifd) ? ", multifd" : options.multifd() ? ", multifd where > 1" : "";
+        if (options.multifd()) {
+            multifd += ", compression " + String.join("/", vs.stream().filter(Variant::multifd).map(Variant::compression)
+                    .distinct().toList());
+        }
+        b.append(String.format(Locale.ROOT, "%nguest RAM %s, %d run(s) per implementation, %s channel(s)%s, max-bandwidth %s;"
                         + " load before %s, after %s%n",
-                SizeFormat.human(options.size()), options.runs(), options.channels(),
-                options.multifd() ? ", multifd, compression " + String.join("/", options.compressions()) : "",
+                SizeFormat.human(options.size()), options.runs(),
+                String.join("/", options.channels().stream().map(String::valueOf).toList()), multifd,
                 options.maxBandwidth() == 0 ? "0 (unlimited)" : options.maxBandwidth() + " B/s", loadBefore, loadAfter));
         if (qemuVersion != null) {
             b.append("QEMU ").append(qemuVersion).append('\n');
@@ -220,7 +239,8 @@ public record Report(ScenarioOptions options, List<RunResult> runs, Map<String, 
                     figs.put(f.key(), Map.of("median", nan(st.median()), "min", nan(st.min()), "max", nan(st.max()), "n", st.n()));
                 }
                 Map<String, Object> v = new LinkedHashMap<>();
-                v.put("compression", col.compression());
+                v.put("channels", col.variant().channels());
+                v.put("compression", col.variant().compression());
                 v.put("summary", figs);
                 v.put("runs", rs.stream().map(Report::runJson).toList());
                 s.put(col.key(), v);
@@ -234,6 +254,7 @@ public record Report(ScenarioOptions options, List<RunResult> runs, Map<String, 
     private static Map<String, Object> runJson(RunResult r) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("run", r.run());
+        m.put("channels", r.variant().channels());
         m.put("compression", r.compression());
         m.put("ok", r.ok());
         m.put("error", r.error());

@@ -3,7 +3,6 @@ package io.livemig.bench.scenario;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 
@@ -19,21 +18,20 @@ import java.util.Locale;
  * @param contents     RAM contents, one scenario each, in order
  * @param runs         runs per implementation and scenario
  * @param qemu         also run QEMU (alternating with livemig)
- * @param channels     migration channels; above 1, both engines migrate with multifd, this many channels
+ * @param channels     migration channel counts, one run variant each, in order; above 1, both
+ *                     engines migrate with multifd, this many channels
  * @param dir          working directory for RAM files, sockets and logs
  * @param out          the JSON result file
  * @param livemigJar   the shaded {@code livemig.jar}
  * @param loopbackSize bytes moved by one loopback ceiling measurement
  * @param timeoutS     longest wait for one migration, seconds
  * @param maxBandwidth {@code max-bandwidth} set on both sources, bytes/s; 0 = unlimited
- * @param multifd      the {@code multifd} capability on both sides: {@code channels > 1} or
- *                     {@code --compression} given
- * @param compressions with multifd, the {@code multifd-compression} of each run variant, in the
- *                     order the runs alternate ({@code none} when not given); empty without multifd
+ * @param compressions {@code --compression}: the {@code multifd-compression} of each run variant,
+ *                     in order; empty when not given (then multifd only where channels > 1, with none)
  */
-public record ScenarioOptions(long size, List<RamContent> contents, int runs, boolean qemu, int channels,
+public record ScenarioOptions(long size, List<RamContent> contents, int runs, boolean qemu, List<Integer> channels,
                               Path dir, Path out, Path livemigJar, long loopbackSize, int timeoutS,
-                              long maxBandwidth, boolean multifd, List<String> compressions) {
+                              long maxBandwidth, List<String> compressions) {
 
     /** The {@code multifd-compression} methods both livemig and QEMU have (QEMU's zlib livemig has not). */
     static final List<String> COMPRESSIONS = List.of("none", "zstd");
@@ -45,12 +43,12 @@ public record ScenarioOptions(long size, List<RamContent> contents, int runs, bo
                                      text: English-like sentences, ~4.8x by zstd level 1, no zero page
               --runs N               runs per implementation and scenario, 1..100 (default 5)
               --no-qemu              measure livemig alone (default: QEMU too, alternating runs)
-              --channels N           migration channels, 1..64 (default 1). N > 1 turns multifd on, N channels,
-                                     on both engines (QEMU's destination: -incoming defer, then
-                                     multifd set, then migrate-incoming)
+              --channels N[,N…]      migration channels, 1..64 (default 1). N > 1 turns multifd on, N channels,
+                                     on both engines (the destination: -incoming defer, then multifd set,
+                                     then migrate-incoming). Several: one run of each per round, alternating
               --compression METHODS  none|zstd, comma-separated: multifd-compression, one run of each
                                      per round, alternating (zstd at multifd-zstd-level 1, the default).
-                                     Turns multifd on, with --channels N channels (1 too)
+                                     Turns multifd on for every run, with --channels N channels (1 too)
               --dir DIR              RAM files, sockets, logs (default /dev/shm/livemig-bench-PID)
               --out FILE             JSON result file (default DIR/bench-result.json)
               --livemig-jar JAR      livemig-cli/target/livemig.jar (default: that path under the cwd)
@@ -66,7 +64,7 @@ public record ScenarioOptions(long size, List<RamContent> contents, int runs, bo
         List<RamContent> contents = List.of(RamContent.values());
         int runs = 5;
         boolean qemu = true;
-        int channels = 1;
+        List<Integer> channels = List.of(1);
         Path dir = null;
         Path out = null;
         Path jar = Path.of(System.getProperty("livemig.jar", "livemig-cli/target/livemig.jar"));
@@ -81,7 +79,7 @@ public record ScenarioOptions(long size, List<RamContent> contents, int runs, bo
                 case "--size" -> size = parseSize(a, value(args, ++i, a));
                 case "--content" -> contents = parseContents(value(args, ++i, a));
                 case "--runs" -> runs = parseInt(a, value(args, ++i, a), 1, 100);
-                case "--channels" -> channels = parseInt(a, value(args, ++i, a), 1, 64);
+                case "--channels" -> channels = parseChannels(value(args, ++i, a));
                 case "--dir" -> dir = Path.of(value(args, ++i, a));
                 case "--out" -> out = Path.of(value(args, ++i, a));
                 case "--livemig-jar" -> jar = Path.of(value(args, ++i, a));
@@ -94,10 +92,6 @@ public record ScenarioOptions(long size, List<RamContent> contents, int runs, bo
         }
         if (size % 4096 != 0 || size < (1L << 20)) {
             throw new IllegalArgumentException("--size must be a multiple of 4K and at least 1M, got " + size);
-        }
-        boolean multifd = channels > 1 || compressions != null;
-        if (multifd && compressions == null) {
-            compressions = List.of("none");
         }
         if (!Files.isRegularFile(jar)) {
             throw new IllegalArgumentException("--livemig-jar: no such file " + jar.toAbsolutePath()
@@ -112,15 +106,30 @@ public record ScenarioOptions(long size, List<RamContent> contents, int runs, bo
             out = dir.resolve("bench-result.json");
         }
         return new ScenarioOptions(size, contents, runs, qemu, channels, dir, out, jar.toAbsolutePath(), loopback, timeout,
-                maxBandwidth, multifd, multifd ? compressions : List.of());
+                maxBandwidth, compressions == null ? List.of() : compressions);
     }
 
     /**
-     * The run variants of each round, in order: the {@code multifd-compression} of each, or one
-     * {@code null} (no multifd).
+     * The run variants of each round, in order: per channel count, per compression. Without
+     * {@code --compression}, one channel is the classic stream and more are multifd with none.
      */
-    public List<String> variants() {
-        return multifd ? compressions : Collections.singletonList(null);
+    public List<Variant> variants() {
+        List<Variant> list = new ArrayList<>();
+        for (int ch : channels) {
+            if (compressions.isEmpty()) {
+                list.add(new Variant(ch, ch > 1 ? "none" : null));
+            } else {
+                for (String c : compressions) {
+                    list.add(new Variant(ch, c));
+                }
+            }
+        }
+        return List.copyOf(list);
+    }
+
+    /** Whether any run uses multifd. */
+    public boolean multifd() {
+        return variants().stream().anyMatch(Variant::multifd);
     }
 
     /** The size as QEMU's {@code -m} and {@code size=} take it: bytes with a unit suffix when exact. */
@@ -192,6 +201,17 @@ public record ScenarioOptions(long size, List<RamContent> contents, int runs, bo
             }
             if (!list.contains(c)) {
                 list.add(c);
+            }
+        }
+        return List.copyOf(list);
+    }
+
+    private static List<Integer> parseChannels(String v) {
+        List<Integer> list = new ArrayList<>();
+        for (String part : v.split(",", -1)) {
+            int n = parseInt("--channels", part, 1, 64);
+            if (!list.contains(n)) {
+                list.add(n);
             }
         }
         return List.copyOf(list);

@@ -18,7 +18,8 @@ import java.util.stream.Stream;
  *
  * <p>Per scenario (RAM content): fill the source RAM file once from {@code SplittableRandom(1)};
  * then {@code runs} times: measure the loopback TCP ceiling, run livemig, run QEMU (with
- * {@code --compression none,zstd}: livemig none, QEMU none, livemig zstd, QEMU zstd). Alternating
+ * {@code --compression none,zstd}: livemig none, QEMU none, livemig zstd, QEMU zstd; with
+ * {@code --channels 1,2}: livemig 1, QEMU 1, livemig 2, QEMU 2). Alternating
  * the engines and variants run by run spreads any drift of a busy machine over all of them. Each run starts fresh
  * processes (see {@link MigrationRun}) and is verified by comparing the RAM files.
  *
@@ -87,10 +88,10 @@ public final class ScenarioRunner {
                     double bps = LoopbackCeiling.measure(options.loopbackSize());
                     lb.add(bps);
                     log.printf(Locale.ROOT, "  loopback ceiling: %.0f MB/s%n", bps / 1e6);
-                    for (String compression : options.variants()) {
-                        results.add(logged(runner.run(Implementation.LIVEMIG, c, compression, n)));
+                    for (Variant v : options.variants()) {
+                        results.add(logged(runner.run(Implementation.LIVEMIG, c, v, n)));
                         if (options.qemu()) {
-                            results.add(logged(runner.run(Implementation.QEMU, c, compression, n)));
+                            results.add(logged(runner.run(Implementation.QEMU, c, v, n)));
                         }
                     }
                 }
@@ -109,7 +110,8 @@ public final class ScenarioRunner {
     }
 
     private RunResult logged(RunResult r) {
-        String what = r.compression() == null ? r.content().label() : r.content().label() + " " + r.compression();
+        String what = r.content().label() + " " + r.variant().channels() + "ch"
+                + (r.compression() == null ? "" : " " + r.compression());
         if (r.ok()) {
             log.printf(Locale.ROOT, "  %-7s %-6s #%d: %.3f s, downtime %.0f ms, %.0f MiB on the wire, CPU src %.2f s dst %.2f s%n",
                     r.implementation().label(), what, r.run(), r.seconds(), r.downtimeMs(),

@@ -33,9 +33,9 @@ class ScenarioOptionsTest {
     void oneChannelWithoutCompressionIsTheClassicStream() throws IOException {
         ScenarioOptions o = parse();
         assertThat(o.multifd()).isFalse();
-        assertThat(o.channels()).isEqualTo(1);
+        assertThat(o.channels()).containsExactly(1);
         assertThat(o.compressions()).isEmpty();
-        assertThat(o.variants()).containsExactly((String) null);
+        assertThat(o.variants()).containsExactly(new Variant(1, null));
         assertThat(o.qemu()).isTrue();
     }
 
@@ -44,19 +44,32 @@ class ScenarioOptionsTest {
         ScenarioOptions o = parse("--channels", "2");
         assertThat(o.multifd()).isTrue();
         assertThat(o.qemu()).as("QEMU runs multifd too now").isTrue();
-        assertThat(o.variants()).containsExactly("none");
+        assertThat(o.variants()).containsExactly(new Variant(2, "none"));
+    }
+
+    @Test
+    void severalChannelCountsAlternateTheClassicStreamAndMultifd() throws IOException {
+        ScenarioOptions o = parse("--channels", "1,2,2");
+        assertThat(o.variants()).containsExactly(new Variant(1, null), new Variant(2, "none"));
+        assertThat(o.multifd()).isTrue();
+        assertThat(Report.suffix(o.variants().get(0), o.variants())).isEqualTo("1ch");
+        ScenarioOptions both = parse("--channels", "1,4", "--compression", "none,zstd");
+        assertThat(both.variants()).containsExactly(new Variant(1, "none"), new Variant(1, "zstd"),
+                new Variant(4, "none"), new Variant(4, "zstd"));
+        assertThat(Report.suffix(both.variants().get(3), both.variants())).isEqualTo("4ch zstd");
     }
 
     @Test
     void compressionTurnsMultifdOnEvenWithOneChannelAndListsTheVariantsInOrder() throws IOException {
         ScenarioOptions one = parse("--compression", "zstd");
         assertThat(one.multifd()).isTrue();
-        assertThat(one.channels()).isEqualTo(1);
-        assertThat(one.variants()).containsExactly("zstd");
+        assertThat(one.channels()).containsExactly(1);
+        assertThat(one.variants()).containsExactly(new Variant(1, "zstd"));
 
         ScenarioOptions two = parse("--channels", "2", "--compression", "none, ZSTD,none", "--max-bandwidth", "100M",
                 "--content", "text");
-        assertThat(two.variants()).containsExactly("none", "zstd");
+        assertThat(two.variants()).containsExactly(new Variant(2, "none"), new Variant(2, "zstd"));
+        assertThat(Report.suffix(two.variants().get(1), two.variants())).isEqualTo("zstd");
         assertThat(two.maxBandwidth()).isEqualTo(100L << 20);
         assertThat(two.contents()).containsExactly(RamContent.TEXT);
     }
@@ -73,6 +86,8 @@ class ScenarioOptionsTest {
                 .hasMessage("--channels must be 1..64, got '0'");
         assertThatThrownBy(() -> parse("--channels", "two"))
                 .hasMessage("--channels must be 1..64, got 'two'");
+        assertThatThrownBy(() -> parse("--channels", "1,65"))
+                .hasMessage("--channels must be 1..64, got '65'");
         assertThatThrownBy(() -> parse("--content", "ones"))
                 .hasMessage("--content must be random, zero, mixed or text (comma-separated), got 'ones'");
         assertThatThrownBy(() -> parse("--max-bandwidth", "fast"))
