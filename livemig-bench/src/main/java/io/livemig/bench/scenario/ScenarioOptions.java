@@ -41,7 +41,7 @@ public record ScenarioOptions(long size, List<RamContent> contents, int runs, bo
               --size SIZE            guest RAM, e.g. 64M, 1G (default 1G; multiple of 4K, >= 1M)
               --content KINDS        random|zero|mixed|text, comma-separated (default random,zero,mixed);
                                      text: English-like sentences, ~4.8x by zstd level 1, no zero page
-              --runs N               runs per implementation and scenario, 1..100 (default 5)
+              --runs N               rounds, 1..100 (default 5): runs per implementation, variant and scenario
               --no-qemu              measure livemig alone (default: QEMU too, alternating runs)
               --channels N[,N…]      migration channels, 1..64 (default 1). N > 1 turns multifd on, N channels,
                                      on both engines (the destination: -incoming defer, then multifd set,
@@ -54,8 +54,9 @@ public record ScenarioOptions(long size, List<RamContent> contents, int runs, bo
               --livemig-jar JAR      livemig-cli/target/livemig.jar (default: that path under the cwd)
               --loopback-size SIZE   bytes per loopback ceiling measurement (default 1G)
               --timeout-s N          longest wait for one migration, seconds (default 120)
-              --max-bandwidth BYTES  max-bandwidth on both sources (default 0: unlimited in
-                                     livemig and in QEMU 7.2 alike)
+              --max-bandwidth BYTES  max-bandwidth on both sources, every variant (default 0: unlimited in
+                                     livemig and in QEMU 7.2 alike). With multifd zstd, livemig counts the
+                                     compressed bytes against it, QEMU 7.2 the uncompressed pages
             """;
 
     /** Parses {@code args}; throws {@link IllegalArgumentException} naming the option, the value and the rule. */
