@@ -29,8 +29,8 @@ public enum Implementation {
         return label;
     }
 
-    /** The command line of one guest process. */
-    List<String> command(ScenarioOptions o, Path memPath, Path qmpSocket, int incomingPort) {
+    /** The command line of one guest process; {@code incoming} is its {@code -incoming} URI, or null for a source. */
+    List<String> command(ScenarioOptions o, Path memPath, Path qmpSocket, String incoming) {
         List<String> cmd = new ArrayList<>();
         switch (this) {
             case LIVEMIG -> {
@@ -57,8 +57,8 @@ public enum Implementation {
         if (this == QEMU) {
             cmd.addAll(List.of("-nodefaults", "-display", "none"));
         }
-        if (incomingPort > 0) {
-            cmd.addAll(List.of("-incoming", "tcp:127.0.0.1:" + incomingPort));
+        if (incoming != null) {
+            cmd.addAll(List.of("-incoming", incoming));
         }
         return cmd;
     }

@@ -20,6 +20,11 @@ import java.util.concurrent.locks.LockSupport;
  *   <li>Delete the destination's RAM file; start the destination ({@code -incoming
  *       tcp:127.0.0.1:PORT}) and the source, both paused and preallocated, and wait for QMP.
  *       The source's RAM file was filled once by the runner and is not changed by a paused guest.</li>
+ *   <li>With multifd ({@code --channels N > 1} or {@code --compression}), the destination starts
+ *       with {@code -incoming defer} instead; both sides get {@code migrate-set-capabilities multifd}
+ *       and {@code migrate-set-parameters multifd-channels N, multifd-compression C}; then the
+ *       destination gets {@code migrate-incoming tcp:127.0.0.1:PORT}. QEMU 7.2 needs this order (its
+ *       destination reads the capability when it starts listening); livemig is driven the same way.</li>
  *   <li>On the source, {@code migrate-set-parameters max-bandwidth} = {@code --max-bandwidth}, 0 by
  *       default: unlimited in livemig, and in QEMU 7.2 too ({@code qemu_file_rate_limit()} only
  *       limits when {@code rate_limit_max > 0}; QEMU 8.1 named that {@code RATE_LIMIT_DISABLED}).</li>
@@ -43,8 +48,10 @@ final class MigrationRun {
         this.srcRam = srcRam;
     }
 
-    RunResult run(Implementation impl, RamContent content, int n) {
-        String tag = impl.name().toLowerCase(java.util.Locale.ROOT) + "-" + content.label() + "-" + n;
+    /** One run of {@code impl} with {@code variant}'s channels and compression. */
+    RunResult run(Implementation impl, RamContent content, Variant variant, int n) {
+        String tag = impl.name().toLowerCase(java.util.Locale.ROOT) + "-" + content.label() + "-" + variant.tag() + "-" + n;
+        boolean multifd = variant.multifd();
         Path dstRam = options.dir().resolve(tag + "-dst.ram");
         GuestProcess dst = null;
         GuestProcess src = null;
@@ -54,7 +61,8 @@ final class MigrationRun {
             for (int attempt = 1; dst == null; attempt++) {
                 port = freeLoopbackPort();
                 GuestProcess d = GuestProcess.launch(tag + "-dst", impl.command(options, dstRam,
-                        options.dir().resolve(tag + "-dst.sock"), port), options.dir().resolve(tag + "-dst.log"));
+                        options.dir().resolve(tag + "-dst.sock"), multifd ? "defer" : "tcp:127.0.0.1:" + port),
+                        options.dir().resolve(tag + "-dst.log"));
                 try {
                     d.awaitQmp(options.dir().resolve(tag + "-dst.sock"));
                     dst = d;
@@ -66,15 +74,17 @@ final class MigrationRun {
                 }
             }
             src = GuestProcess.launch(tag + "-src", impl.command(options, srcRam,
-                    options.dir().resolve(tag + "-src.sock"), -1), options.dir().resolve(tag + "-src.log"));
+                    options.dir().resolve(tag + "-src.sock"), null), options.dir().resolve(tag + "-src.log"));
             src.awaitQmp(options.dir().resolve(tag + "-src.sock"));
             src.qmp().execute("migrate-set-parameters", Map.of("max-bandwidth", options.maxBandwidth()));
-            if (options.channels() > 1) {
+            if (multifd) {
                 for (GuestProcess g : List.of(src, dst)) {
                     g.qmp().execute("migrate-set-capabilities", Map.of("capabilities",
                             List.of(Map.of("capability", "multifd", "state", true))));
-                    g.qmp().execute("migrate-set-parameters", Map.of("multifd-channels", options.channels()));
+                    g.qmp().execute("migrate-set-parameters", Map.of("multifd-channels", variant.channels(),
+                            "multifd-compression", variant.compression()));
                 }
+                port = listen(dst, port);
             }
 
             long srcCpu0 = ProcStats.cpuNanos(src.pid());
@@ -101,7 +111,7 @@ final class MigrationRun {
             } else if (normal + zero < pages) {
                 error = "the source sent " + normal + " normal + " + zero + " zero pages, fewer than the guest's " + pages;
             }
-            return new RunResult(impl, content, n, error == null, error, (t1 - t0) / 1e9,
+            return new RunResult(impl, content, variant, n, error == null, error, (t1 - t0) / 1e9,
                     number(info, "downtime"), number(info, "total-time"), number(ram, "transferred"), normal, zero,
                     (srcCpu1 - srcCpu0) / 1e9, (dstCpu1 - dstCpu0) / 1e9, srcRss, dstRss);
         } catch (IOException | TimeoutException | RuntimeException e) {
@@ -112,7 +122,7 @@ final class MigrationRun {
             if (dst != null && !dst.isAlive()) {
                 where += "\ndestination output:\n" + dst.tail();
             }
-            return RunResult.failed(impl, content, n, e.getMessage() + where);
+            return RunResult.failed(impl, content, variant, n, e.getMessage() + where);
         } finally {
             if (src != null) {
                 src.close();
@@ -124,6 +134,24 @@ final class MigrationRun {
                 Files.deleteIfExists(dstRam);
             } catch (IOException e) {
                 // the directory is removed at the end anyway
+            }
+        }
+    }
+
+    /**
+     * {@code migrate-incoming tcp:127.0.0.1:PORT} on a deferred destination; if the port was taken
+     * meanwhile, again on another. Returns the port it listens on.
+     */
+    private static int listen(GuestProcess dst, int port) throws IOException {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                dst.qmp().execute("migrate-incoming", Map.of("uri", "tcp:127.0.0.1:" + port));
+                return port;
+            } catch (RuntimeException e) {
+                if (attempt >= START_ATTEMPTS || !String.valueOf(e.getMessage()).contains("in use")) {
+                    throw e;
+                }
+                port = freeLoopbackPort();
             }
         }
     }

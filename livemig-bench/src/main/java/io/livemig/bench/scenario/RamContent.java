@@ -22,7 +22,12 @@ public enum RamContent {
     /** All zero: every page is a zero page (QEMU's {@code RAM_SAVE_FLAG_ZERO}). */
     ZERO,
     /** Page by page, a coin from the generator: heads a page of random longs, tails a zero page. */
-    MIXED;
+    MIXED,
+    /**
+     * English-like text that zstd level 1 compresses about 4.8× and no page of which is zero (no
+     * byte is): {@link TextPages}. For multifd compression (zstd against none).
+     */
+    TEXT;
 
     public static final long SEED = 1;
     private static final int PAGE = 4096;
@@ -37,7 +42,7 @@ public enum RamContent {
         return null;
     }
 
-    /** {@code random}, {@code zero}, {@code mixed}. */
+    /** {@code random}, {@code zero}, {@code mixed}, {@code text}. */
     public String label() {
         return name().toLowerCase(Locale.ROOT);
     }
@@ -45,6 +50,7 @@ public enum RamContent {
     /** Writes {@code size} bytes of this content to {@code file}, replacing what was there. */
     public void fill(Path file, long size) throws IOException {
         SplittableRandom rnd = new SplittableRandom(SEED);
+        TextPages text = this == TEXT ? new TextPages(rnd) : null;
         ByteBuffer chunk = ByteBuffer.allocateDirect(CHUNK).order(ByteOrder.LITTLE_ENDIAN);
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
@@ -52,10 +58,15 @@ public enum RamContent {
                 int len = (int) Math.min(CHUNK, size - off);
                 chunk.clear();
                 for (int p = 0; p < len; p += PAGE) {
+                    if (text != null) {
+                        text.fill(chunk, p, PAGE);
+                        continue;
+                    }
                     boolean random = switch (this) {
                         case RANDOM -> true;
                         case ZERO -> false;
                         case MIXED -> rnd.nextBoolean();
+                        case TEXT -> throw new AssertionError();
                     };
                     for (int i = 0; i < PAGE; i += Long.BYTES) {
                         chunk.putLong(p + i, random ? rnd.nextLong() : 0L);

@@ -15,8 +15,9 @@ import java.util.function.ToDoubleFunction;
 
 /**
  * The runner's results: every run, and per scenario the median and min–max of each figure per
- * implementation with the ratio livemig / QEMU of the medians; printed as a table and written
- * as JSON.
+ * column (implementation, and with multifd its compression) with ratios of the medians
+ * (livemig / QEMU; with several variants, each against the first, per engine); printed as a
+ * table and written as JSON.
  *
  * @param options      what was run
  * @param runs         every run, in the order run
@@ -54,50 +55,132 @@ public record Report(ScenarioOptions options, List<RunResult> runs, Map<String, 
                 new Figure("dst_rss_beyond_ram_mib", "RSS beyond guest RAM, dst (MiB)", r -> (r.dstPeakRss() - ramBytes) / MIB));
     }
 
-    List<RunResult> runsOf(Implementation impl, RamContent content) {
-        return runs.stream().filter(r -> r.implementation() == impl && r.content() == content).toList();
+    /**
+     * One column of the tables: an engine and a run variant. The label names the channels and the
+     * compression only where the variants differ in them: {@code livemig}, {@code QEMU zstd},
+     * {@code livemig 2ch}.
+     */
+    record Column(Implementation impl, Variant variant, String suffix) {
+        String label() {
+            return suffix.isEmpty() ? impl.label() : impl.label() + " " + suffix;
+        }
+
+        String key() {
+            String k = impl.name().toLowerCase(Locale.ROOT);
+            return suffix.isEmpty() ? k : k + "_" + suffix.replace(' ', '_');
+        }
+    }
+
+    /** What names {@code v} among {@code all}: its channels and/or compression where they differ. */
+    static String suffix(Variant v, List<Variant> all) {
+        boolean channels = all.stream().map(Variant::channels).distinct().count() > 1;
+        boolean compression = all.stream().filter(Variant::multifd).map(Variant::compression).distinct().count() > 1;
+        List<String> parts = new ArrayList<>();
+        if (channels) {
+            parts.add(v.channels() + "ch");
+        }
+        if (compression && v.multifd()) {
+            parts.add(v.compression());
+        }
+        return String.join(" ", parts);
+    }
+
+    /** The columns in run order: per variant, livemig then QEMU. */
+    List<Column> columns() {
+        List<Variant> all = options.variants();
+        List<Column> cols = new ArrayList<>();
+        for (Variant v : all) {
+            cols.add(new Column(Implementation.LIVEMIG, v, suffix(v, all)));
+            if (options.qemu()) {
+                cols.add(new Column(Implementation.QEMU, v, suffix(v, all)));
+            }
+        }
+        return cols;
+    }
+
+    /** A ratio of two columns' medians, {@code num / den}, and its title. */
+    record Ratio(String title, Column num, Column den) {
+    }
+
+    /** livemig/QEMU per variant; with several variants, each against the first, per engine. */
+    List<Ratio> ratios() {
+        List<Ratio> list = new ArrayList<>();
+        List<Column> cols = columns();
+        if (options.qemu()) {
+            for (int i = 0; i + 1 < cols.size(); i += 2) {
+                Column l = cols.get(i);
+                list.add(new Ratio(l.suffix().isEmpty() ? "livemig/QEMU" : "livemig/QEMU " + l.suffix(), l, cols.get(i + 1)));
+            }
+        }
+        if (options.variants().size() > 1) {
+            for (Column base : cols.subList(0, options.qemu() ? 2 : 1)) {
+                for (Column c : cols) {
+                    if (c.impl() == base.impl() && !c.variant().equals(base.variant())) {
+                        list.add(new Ratio(base.impl().label() + " " + c.suffix() + "/" + base.suffix(), c, base));
+                    }
+                }
+            }
+        }
+        return list;
+    }
+
+    List<RunResult> runsOf(Column col, RamContent content) {
+        return runs.stream().filter(r -> r.implementation() == col.impl() && r.content() == content
+                && r.variant().equals(col.variant())).toList();
     }
 
     /** The table of every scenario, and the failures. */
     String text() {
         StringBuilder b = new StringBuilder();
-        b.append(String.format(Locale.ROOT, "%nguest RAM %s, %d run(s) per implementation, %d channel(s); load before %s, after %s%n",
-                SizeFormat.human(options.size()), options.runs(), options.channels(), loadBefore, loadAfter));
+        List<Variant> vs = options.variants();
+        String multifd = vs.stream().allMatch(Variant::multifd) ? ", multifd" : options.multifd() ? ", multifd where > 1" : "";
+        if (options.multifd()) {
+            multifd += ", compression " + String.join("/", vs.stream().filter(Variant::multifd).map(Variant::compression)
+                    .distinct().toList());
+        }
+        b.append(String.format(Locale.ROOT, "%nguest RAM %s, %d run(s) per implementation, %s channel(s)%s, max-bandwidth %s;"
+                        + " load before %s, after %s%n",
+                SizeFormat.human(options.size()), options.runs(),
+                String.join("/", options.channels().stream().map(String::valueOf).toList()), multifd,
+                options.maxBandwidth() == 0 ? "0 (unlimited)" : options.maxBandwidth() + " B/s", loadBefore, loadAfter));
         if (qemuVersion != null) {
             b.append("QEMU ").append(qemuVersion).append('\n');
         }
+        List<Column> cols = columns();
+        List<Ratio> ratios = ratios();
         for (RamContent c : options.contents()) {
-            List<RunResult> lm = runsOf(Implementation.LIVEMIG, c);
-            List<RunResult> qm = runsOf(Implementation.QEMU, c);
-            b.append(String.format(Locale.ROOT, "%n== %s %s: livemig %d/%d verified", c.label(), SizeFormat.human(options.size()),
-                    ok(lm), lm.size()));
-            if (options.qemu()) {
-                b.append(String.format(Locale.ROOT, ", QEMU %d/%d verified", ok(qm), qm.size()));
+            b.append(String.format(Locale.ROOT, "%n== %s %s: ", c.label(), SizeFormat.human(options.size())));
+            for (int i = 0; i < cols.size(); i++) {
+                List<RunResult> rs = runsOf(cols.get(i), c);
+                b.append(i == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%s %d/%d verified", cols.get(i).label(), ok(rs), rs.size()));
             }
             b.append(" ==\n");
-            b.append(String.format(Locale.ROOT, "%-36s %-26s", "figure", "livemig median [min-max]"));
-            if (options.qemu()) {
-                b.append(String.format(Locale.ROOT, " %-26s %s", "QEMU median [min-max]", "livemig/QEMU"));
+            b.append(String.format(Locale.ROOT, "%-36s", "figure"));
+            for (Column col : cols) {
+                b.append(String.format(Locale.ROOT, " %-26s", col.label() + " median [min-max]"));
+            }
+            for (Ratio r : ratios) {
+                b.append(' ').append(r.title());
             }
             b.append('\n');
             for (Figure f : figures(options.size())) {
-                Stat l = Stat.of(lm, f.value());
-                b.append(String.format(Locale.ROOT, "%-36s %-26s", f.title(), fmt(l)));
-                if (options.qemu()) {
-                    Stat q = Stat.of(qm, f.value());
-                    double ratio = l.ratio(q);
-                    b.append(String.format(Locale.ROOT, " %-26s %s", fmt(q),
-                            Double.isFinite(ratio) ? String.format(Locale.ROOT, "%.2f", ratio) : "-"));
+                b.append(String.format(Locale.ROOT, "%-36s", f.title()));
+                for (Column col : cols) {
+                    b.append(String.format(Locale.ROOT, " %-26s", fmt(Stat.of(runsOf(col, c), f.value()))));
+                }
+                for (Ratio r : ratios) {
+                    double ratio = Stat.of(runsOf(r.num(), c), f.value()).ratio(Stat.of(runsOf(r.den(), c), f.value()));
+                    String v = Double.isFinite(ratio) ? String.format(Locale.ROOT, "%.2f", ratio) : "-";
+                    b.append(' ').append(String.format(Locale.ROOT, "%-" + r.title().length() + "s", v));
                 }
                 b.append('\n');
             }
             Stat lb = Stat.ofValues(loopback.getOrDefault(c.label(), List.of()).stream().mapToDouble(d -> d / 1e6).toArray());
-            Stat lt = Stat.of(lm, r -> r.throughput() / 1e6);
             b.append(String.format(Locale.ROOT, "%-36s %-26s%n", "loopback TCP ceiling (MB/s)", fmt(lb)));
-            b.append(String.format(Locale.ROOT, "%-36s %.0f %%", "wire throughput / loopback, livemig", 100 * lt.median() / lb.median()));
-            if (options.qemu()) {
-                Stat qt = Stat.of(qm, r -> r.throughput() / 1e6);
-                b.append(String.format(Locale.ROOT, "   (QEMU %.0f %%)", 100 * qt.median() / lb.median()));
+            b.append(String.format(Locale.ROOT, "%-36s", "wire throughput / loopback"));
+            for (int i = 0; i < cols.size(); i++) {
+                Stat t = Stat.of(runsOf(cols.get(i), c), r -> r.throughput() / 1e6);
+                b.append(String.format(Locale.ROOT, "%s %s %.0f %%", i == 0 ? "" : ",", cols.get(i).label(), 100 * t.median() / lb.median()));
             }
             b.append('\n');
         }
@@ -105,7 +188,8 @@ public record Report(ScenarioOptions options, List<RunResult> runs, Map<String, 
         if (!failed.isEmpty()) {
             b.append("\nFAILED runs:\n");
             for (RunResult r : failed) {
-                b.append(String.format(Locale.ROOT, "  %s %s #%d: %s%n", r.implementation().label(), r.content().label(), r.run(), r.error()));
+                b.append(String.format(Locale.ROOT, "  %s %s%s #%d: %s%n", r.implementation().label(), r.content().label(),
+                        r.compression() == null ? "" : " " + r.compression(), r.run(), r.error()));
             }
         }
         return b.toString();
@@ -134,6 +218,8 @@ public record Report(ScenarioOptions options, List<RunResult> runs, Map<String, 
         root.put("runs_per_implementation", options.runs());
         root.put("channels", options.channels());
         root.put("max_bandwidth", options.maxBandwidth());
+        root.put("multifd", options.multifd());
+        root.put("compressions", options.compressions());
         root.put("load_before", loadBefore);
         root.put("load_after", loadAfter);
         root.put("qemu_version", qemuVersion);
@@ -142,8 +228,8 @@ public record Report(ScenarioOptions options, List<RunResult> runs, Map<String, 
             Map<String, Object> s = new LinkedHashMap<>();
             s.put("content", c.label());
             s.put("loopback_bytes_per_s", loopback.getOrDefault(c.label(), List.of()));
-            for (Implementation impl : Implementation.values()) {
-                List<RunResult> rs = runsOf(impl, c);
+            for (Column col : columns()) {
+                List<RunResult> rs = runsOf(col, c);
                 if (rs.isEmpty()) {
                     continue;
                 }
@@ -152,7 +238,12 @@ public record Report(ScenarioOptions options, List<RunResult> runs, Map<String, 
                     Stat st = Stat.of(rs, f.value());
                     figs.put(f.key(), Map.of("median", nan(st.median()), "min", nan(st.min()), "max", nan(st.max()), "n", st.n()));
                 }
-                s.put(impl.name().toLowerCase(Locale.ROOT), Map.of("summary", figs, "runs", rs.stream().map(Report::runJson).toList()));
+                Map<String, Object> v = new LinkedHashMap<>();
+                v.put("channels", col.variant().channels());
+                v.put("compression", col.variant().compression());
+                v.put("summary", figs);
+                v.put("runs", rs.stream().map(Report::runJson).toList());
+                s.put(col.key(), v);
             }
             scenarios.add(s);
         }
@@ -163,6 +254,8 @@ public record Report(ScenarioOptions options, List<RunResult> runs, Map<String, 
     private static Map<String, Object> runJson(RunResult r) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("run", r.run());
+        m.put("channels", r.variant().channels());
+        m.put("compression", r.compression());
         m.put("ok", r.ok());
         m.put("error", r.error());
         m.put("seconds", nan(r.seconds()));

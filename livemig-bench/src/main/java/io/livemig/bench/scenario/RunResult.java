@@ -6,6 +6,7 @@ package io.livemig.bench.scenario;
  *
  * @param implementation livemig or QEMU
  * @param content        the guest RAM content
+ * @param variant        channels and, with multifd, compression
  * @param run            1-based run number within the scenario and implementation
  * @param ok             migrated, completed on both sides, and the destination RAM verified
  * @param error          why not, or null
@@ -20,13 +21,18 @@ package io.livemig.bench.scenario;
  * @param srcPeakRss     source VmHWM at the end, bytes
  * @param dstPeakRss     destination VmHWM at the end, bytes
  */
-public record RunResult(Implementation implementation, RamContent content, int run, boolean ok, String error,
+public record RunResult(Implementation implementation, RamContent content, Variant variant, int run, boolean ok, String error,
                         double seconds, double downtimeMs, double srcTotalMs, long wireBytes, long normalPages, long zeroPages,
                         double srcCpuSeconds, double dstCpuSeconds, long srcPeakRss, long dstPeakRss) {
 
-    static RunResult failed(Implementation impl, RamContent content, int run, String error) {
-        return new RunResult(impl, content, run, false, error, Double.NaN, Double.NaN, Double.NaN, -1, -1, -1,
+    static RunResult failed(Implementation impl, RamContent content, Variant variant, int run, String error) {
+        return new RunResult(impl, content, variant, run, false, error, Double.NaN, Double.NaN, Double.NaN, -1, -1, -1,
                 Double.NaN, Double.NaN, -1, -1);
+    }
+
+    /** The {@code multifd-compression} of a multifd run, or null without multifd. */
+    public String compression() {
+        return variant.compression();
     }
 
     /** Wire bytes per second over {@link #seconds}. */

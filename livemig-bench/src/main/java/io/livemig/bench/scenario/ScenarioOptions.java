@@ -10,41 +10,53 @@ import java.util.Locale;
  * The scenario runner's options, parsed and validated once, at the edge: inner code trusts them.
  *
  * <pre>
- * bin/bench [--size 1G] [--content random|zero|mixed[,…]] [--runs 5] [--no-qemu] [--channels 1]
- *           [--dir DIR] [--out FILE] [--livemig-jar JAR] [--loopback-size 1G] [--timeout-s 120]
+ * bin/bench [--size 1G] [--content random|zero|mixed|text[,…]] [--runs 5] [--no-qemu] [--channels 1]
+ *           [--compression none|zstd[,…]] [--max-bandwidth 0] [--dir DIR] [--out FILE] [--livemig-jar JAR] [--loopback-size 1G] [--timeout-s 120]
  * </pre>
  *
  * @param size         guest RAM in bytes (a multiple of 4 KiB, at least 1 MiB)
  * @param contents     RAM contents, one scenario each, in order
  * @param runs         runs per implementation and scenario
  * @param qemu         also run QEMU (alternating with livemig)
- * @param channels     migration channels; above 1, livemig migrates with multifd (livemig only)
+ * @param channels     migration channel counts, one run variant each, in order; above 1, both
+ *                     engines migrate with multifd, this many channels
  * @param dir          working directory for RAM files, sockets and logs
  * @param out          the JSON result file
  * @param livemigJar   the shaded {@code livemig.jar}
  * @param loopbackSize bytes moved by one loopback ceiling measurement
  * @param timeoutS     longest wait for one migration, seconds
  * @param maxBandwidth {@code max-bandwidth} set on both sources, bytes/s; 0 = unlimited
+ * @param compressions {@code --compression}: the {@code multifd-compression} of each run variant,
+ *                     in order; empty when not given (then multifd only where channels > 1, with none)
  */
-public record ScenarioOptions(long size, List<RamContent> contents, int runs, boolean qemu, int channels,
+public record ScenarioOptions(long size, List<RamContent> contents, int runs, boolean qemu, List<Integer> channels,
                               Path dir, Path out, Path livemigJar, long loopbackSize, int timeoutS,
-                              long maxBandwidth) {
+                              long maxBandwidth, List<String> compressions) {
+
+    /** The {@code multifd-compression} methods both livemig and QEMU have (QEMU's zlib livemig has not). */
+    static final List<String> COMPRESSIONS = List.of("none", "zstd");
 
     static final String USAGE = """
             usage: bin/bench [options]
               --size SIZE            guest RAM, e.g. 64M, 1G (default 1G; multiple of 4K, >= 1M)
-              --content KINDS        random|zero|mixed, comma-separated (default random,zero,mixed)
-              --runs N               runs per implementation and scenario, 1..100 (default 5)
+              --content KINDS        random|zero|mixed|text, comma-separated (default random,zero,mixed);
+                                     text: English-like sentences, ~4.8x by zstd level 1, no zero page
+              --runs N               rounds, 1..100 (default 5): runs per implementation, variant and scenario
               --no-qemu              measure livemig alone (default: QEMU too, alternating runs)
-              --channels N           migration channels (default 1; N > 1 runs livemig with multifd, N channels,
-                                     and needs --no-qemu for now)
+              --channels N[,N…]      migration channels, 1..64 (default 1). N > 1 turns multifd on, N channels,
+                                     on both engines (the destination: -incoming defer, then multifd set,
+                                     then migrate-incoming). Several: one run of each per round, alternating
+              --compression METHODS  none|zstd, comma-separated: multifd-compression, one run of each
+                                     per round, alternating (zstd at multifd-zstd-level 1, the default).
+                                     Turns multifd on for every run, with --channels N channels (1 too)
               --dir DIR              RAM files, sockets, logs (default /dev/shm/livemig-bench-PID)
               --out FILE             JSON result file (default DIR/bench-result.json)
               --livemig-jar JAR      livemig-cli/target/livemig.jar (default: that path under the cwd)
               --loopback-size SIZE   bytes per loopback ceiling measurement (default 1G)
               --timeout-s N          longest wait for one migration, seconds (default 120)
-              --max-bandwidth BYTES  max-bandwidth on both sources (default 0: unlimited in
-                                     livemig and in QEMU 7.2 alike)
+              --max-bandwidth BYTES  max-bandwidth on both sources, every variant (default 0: unlimited in
+                                     livemig and in QEMU 7.2 alike). With multifd zstd, livemig counts the
+                                     compressed bytes against it, QEMU 7.2 the uncompressed pages
             """;
 
     /** Parses {@code args}; throws {@link IllegalArgumentException} naming the option, the value and the rule. */
@@ -53,13 +65,14 @@ public record ScenarioOptions(long size, List<RamContent> contents, int runs, bo
         List<RamContent> contents = List.of(RamContent.values());
         int runs = 5;
         boolean qemu = true;
-        int channels = 1;
+        List<Integer> channels = List.of(1);
         Path dir = null;
         Path out = null;
         Path jar = Path.of(System.getProperty("livemig.jar", "livemig-cli/target/livemig.jar"));
         long loopback = 1L << 30;
         int timeout = 120;
         long maxBandwidth = 0;
+        List<String> compressions = null;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
@@ -67,22 +80,19 @@ public record ScenarioOptions(long size, List<RamContent> contents, int runs, bo
                 case "--size" -> size = parseSize(a, value(args, ++i, a));
                 case "--content" -> contents = parseContents(value(args, ++i, a));
                 case "--runs" -> runs = parseInt(a, value(args, ++i, a), 1, 100);
-                case "--channels" -> channels = parseInt(a, value(args, ++i, a), 1, 64);
+                case "--channels" -> channels = parseChannels(value(args, ++i, a));
                 case "--dir" -> dir = Path.of(value(args, ++i, a));
                 case "--out" -> out = Path.of(value(args, ++i, a));
                 case "--livemig-jar" -> jar = Path.of(value(args, ++i, a));
                 case "--loopback-size" -> loopback = parseSize(a, value(args, ++i, a));
                 case "--timeout-s" -> timeout = parseInt(a, value(args, ++i, a), 1, 3600);
                 case "--max-bandwidth" -> maxBandwidth = parseBandwidth(a, value(args, ++i, a));
+                case "--compression" -> compressions = parseCompressions(value(args, ++i, a));
                 default -> throw new IllegalArgumentException("unknown option '" + a + "'\n" + USAGE);
             }
         }
         if (size % 4096 != 0 || size < (1L << 20)) {
             throw new IllegalArgumentException("--size must be a multiple of 4K and at least 1M, got " + size);
-        }
-        if (channels != 1 && qemu) {
-            throw new IllegalArgumentException("--channels " + channels + " needs --no-qemu: the QEMU side-by-side"
-                    + " with multifd (QEMU wants it set before -incoming: -incoming defer) is not built yet");
         }
         if (!Files.isRegularFile(jar)) {
             throw new IllegalArgumentException("--livemig-jar: no such file " + jar.toAbsolutePath()
@@ -97,7 +107,30 @@ public record ScenarioOptions(long size, List<RamContent> contents, int runs, bo
             out = dir.resolve("bench-result.json");
         }
         return new ScenarioOptions(size, contents, runs, qemu, channels, dir, out, jar.toAbsolutePath(), loopback, timeout,
-                maxBandwidth);
+                maxBandwidth, compressions == null ? List.of() : compressions);
+    }
+
+    /**
+     * The run variants of each round, in order: per channel count, per compression. Without
+     * {@code --compression}, one channel is the classic stream and more are multifd with none.
+     */
+    public List<Variant> variants() {
+        List<Variant> list = new ArrayList<>();
+        for (int ch : channels) {
+            if (compressions.isEmpty()) {
+                list.add(new Variant(ch, ch > 1 ? "none" : null));
+            } else {
+                for (String c : compressions) {
+                    list.add(new Variant(ch, c));
+                }
+            }
+        }
+        return List.copyOf(list);
+    }
+
+    /** Whether any run uses multifd. */
+    public boolean multifd() {
+        return variants().stream().anyMatch(Variant::multifd);
     }
 
     /** The size as QEMU's {@code -m} and {@code size=} take it: bytes with a unit suffix when exact. */
@@ -164,7 +197,34 @@ public record ScenarioOptions(long size, List<RamContent> contents, int runs, bo
         for (String part : v.split(",")) {
             RamContent c = RamContent.byName(part.trim());
             if (c == null) {
-                throw new IllegalArgumentException("--content must be random, zero or mixed (comma-separated), got '" + part + "'");
+                throw new IllegalArgumentException("--content must be random, zero, mixed or text (comma-separated), got '"
+                        + part + "'");
+            }
+            if (!list.contains(c)) {
+                list.add(c);
+            }
+        }
+        return List.copyOf(list);
+    }
+
+    private static List<Integer> parseChannels(String v) {
+        List<Integer> list = new ArrayList<>();
+        for (String part : v.split(",", -1)) {
+            int n = parseInt("--channels", part, 1, 64);
+            if (!list.contains(n)) {
+                list.add(n);
+            }
+        }
+        return List.copyOf(list);
+    }
+
+    private static List<String> parseCompressions(String v) {
+        List<String> list = new ArrayList<>();
+        for (String part : v.split(",", -1)) {
+            String c = part.trim().toLowerCase(Locale.ROOT);
+            if (!COMPRESSIONS.contains(c)) {
+                throw new IllegalArgumentException("--compression must be none or zstd (comma-separated; QEMU's zlib is"
+                        + " not in livemig), got '" + part + "'");
             }
             if (!list.contains(c)) {
                 list.add(c);

@@ -17,8 +17,10 @@ import java.util.stream.Stream;
  * content, and reports time, downtime, bytes, throughput, CPU and peak RSS per side.
  *
  * <p>Per scenario (RAM content): fill the source RAM file once from {@code SplittableRandom(1)};
- * then {@code runs} times: measure the loopback TCP ceiling, run livemig, run QEMU. Alternating
- * the engines run by run spreads any drift of a busy machine over both. Each run starts fresh
+ * then {@code runs} times: measure the loopback TCP ceiling, run livemig, run QEMU (with
+ * {@code --compression none,zstd}: livemig none, QEMU none, livemig zstd, QEMU zstd; with
+ * {@code --channels 1,2}: livemig 1, QEMU 1, livemig 2, QEMU 2). Alternating
+ * the engines and variants run by run spreads any drift of a busy machine over all of them. Each run starts fresh
  * processes (see {@link MigrationRun}) and is verified by comparing the RAM files.
  *
  * <p>It lives in livemig-bench rather than as a {@code livemig bench} subcommand because it is a
@@ -86,9 +88,11 @@ public final class ScenarioRunner {
                     double bps = LoopbackCeiling.measure(options.loopbackSize());
                     lb.add(bps);
                     log.printf(Locale.ROOT, "  loopback ceiling: %.0f MB/s%n", bps / 1e6);
-                    results.add(logged(runner.run(Implementation.LIVEMIG, c, n)));
-                    if (options.qemu()) {
-                        results.add(logged(runner.run(Implementation.QEMU, c, n)));
+                    for (Variant v : options.variants()) {
+                        results.add(logged(runner.run(Implementation.LIVEMIG, c, v, n)));
+                        if (options.qemu()) {
+                            results.add(logged(runner.run(Implementation.QEMU, c, v, n)));
+                        }
                     }
                 }
                 loopback.put(c.label(), List.copyOf(lb));
@@ -106,12 +110,14 @@ public final class ScenarioRunner {
     }
 
     private RunResult logged(RunResult r) {
+        String what = r.content().label() + " " + r.variant().channels() + "ch"
+                + (r.compression() == null ? "" : " " + r.compression());
         if (r.ok()) {
             log.printf(Locale.ROOT, "  %-7s %-6s #%d: %.3f s, downtime %.0f ms, %.0f MiB on the wire, CPU src %.2f s dst %.2f s%n",
-                    r.implementation().label(), r.content().label(), r.run(), r.seconds(), r.downtimeMs(),
+                    r.implementation().label(), what, r.run(), r.seconds(), r.downtimeMs(),
                     r.wireBytes() / (double) (1 << 20), r.srcCpuSeconds(), r.dstCpuSeconds());
         } else {
-            log.printf(Locale.ROOT, "  %-7s %-6s #%d: FAILED: %s%n", r.implementation().label(), r.content().label(), r.run(), r.error());
+            log.printf(Locale.ROOT, "  %-7s %-6s #%d: FAILED: %s%n", r.implementation().label(), what, r.run(), r.error());
         }
         return r;
     }
