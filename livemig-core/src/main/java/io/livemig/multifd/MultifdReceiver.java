@@ -59,6 +59,8 @@ final class MultifdReceiver implements Runnable {
     private int payload;
     private Thread thread;
     volatile long packets;
+    /** Set at a clean end of stream: this channel sends no more SYNCs (see {@link MultifdRecvGroup#syncMain}). */
+    volatile boolean ended;
 
     MultifdReceiver(int id, MigrationChannel channel, MultifdRecvGroup group, GuestMemory memory,
                     MultifdCompression compression) {
@@ -102,6 +104,8 @@ final class MultifdReceiver implements Runnable {
                     release.acquire();
                 }
             }
+            ended = true;
+            group.wake();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (Throwable t) {

@@ -51,14 +51,33 @@ public final class MultifdRecvGroup implements AutoCloseable {
         try {
             while (!syncs.tryAcquire(receivers.length, POLL_MS, TimeUnit.MILLISECONDS)) {
                 checkError();
+                checkEnded();
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new java.io.InterruptedIOException("interrupted waiting for the multifd channels' sync");
         }
+        // the permits may be the wake-up of a failed or ended channel rather than its SYNC
         checkError();
+        checkEnded();
         for (MultifdReceiver r : receivers) {
             r.release.release();
+        }
+    }
+
+    /**
+     * A channel whose stream ended cleanly can send no SYNC any more, so the flush being waited
+     * for can never complete: without this check a source that closes a channel early (or a main
+     * stream with one MULTIFD_FLUSH too many) would hold the load forever. (A channel that is held
+     * at its SYNC is not ended, so an ended one has given no permit to this round.)
+     */
+    private void checkEnded() throws StreamException {
+        for (MultifdReceiver r : receivers) {
+            if (r.ended) {
+                throw new StreamException(String.format("multifd channel %d: stream ended after %d packets, without "
+                        + "the SYNC packet the main stream's MULTIFD_FLUSH waits for (each flush needs one SYNC "
+                        + "on every channel)", r.id, r.packets));
+            }
         }
     }
 
@@ -89,8 +108,31 @@ public final class MultifdRecvGroup implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether every receiver has ended or waits at a SYNC for {@link #syncMain}: nothing more
+     * happens on the channels until the main stream moves (the fuzz tests' end-of-input check).
+     */
+    boolean idle() {
+        for (MultifdReceiver r : receivers) {
+            Thread th = r.thread();
+            if (th != null && th.isAlive() && !r.release.hasQueuedThreads()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     void syncReceived() {
         syncs.release();
+    }
+
+    /**
+     * A channel failed or ended: wakes {@link #syncMain} now rather than at its next poll. The
+     * permits can never make a flush succeed wrongly: the error or the end is recorded before
+     * they are given, and {@link #syncMain} checks both after acquiring.
+     */
+    void wake() {
+        syncs.release(receivers.length);
     }
 
     void fail(int channel, Throwable t) {
@@ -102,6 +144,7 @@ public final class MultifdRecvGroup implements AutoCloseable {
                 error = e;
             }
         }
+        wake();
         for (MultifdReceiver r : receivers) {
             r.closeChannel();
         }
