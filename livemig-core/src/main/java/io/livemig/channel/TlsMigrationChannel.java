@@ -269,11 +269,14 @@ public final class TlsMigrationChannel implements MigrationChannel {
     /**
      * A source's write that fails because the destination dropped the connection: in TLS 1.3 a
      * destination that refuses the source's certificate (tls-authz, or its CA) does so after the
-     * source's handshake has ended, and the source sees only a broken pipe. Say what it may mean.
+     * source's handshake has ended, and the source sees only a broken pipe, a reset, or (when its
+     * return-path reader has already received the destination's alert and closed the session)
+     * "Connection or outbound has closed". Say what it may mean.
      */
     private IOException peerGone(IOException e) {
         String m = e.getMessage() == null ? "" : e.getMessage();
-        if (closed || anonymous || !ssl.getUseClientMode() || !(m.contains("Broken pipe") || m.contains("Connection reset"))) {
+        boolean gone = m.contains("Broken pipe") || m.contains("Connection reset") || m.contains("outbound has closed");
+        if (closed || anonymous || !ssl.getUseClientMode() || !gone) {
             return e;
         }
         return new IOException(m + " (TLS: the destination closed the connection; if it refused this source's"

@@ -61,7 +61,7 @@ public final class MultifdLink {
         MultifdCompression method = MultifdCompression.fromQapi(params.multifdCompression());
         int level = method == MultifdCompression.ZLIB ? params.multifdZlibLevel() : params.multifdZstdLevel();
         MultifdSendGroup g = MultifdSendGroup.open(uri, params.multifdChannels(), method, level, uuid, timeout,
-                wrapper);
+                wrapper, params::stallTimeoutMs);
         send = g;
         return g;
     }
@@ -115,6 +115,16 @@ public final class MultifdLink {
      */
     public MigrationChannel acceptAll(IncomingListener listener, MigrationChannel first, ChannelWrapper wrapper)
             throws IOException {
+        return acceptAll(listener, first, wrapper, null);
+    }
+
+    /**
+     * As above, and each init packet's UUID must be {@code uuid}, this guest's ({@code -uuid},
+     * all zeros without it), as QEMU's {@code multifd_recv_initial_packet} requires (a multifd
+     * connection from another source's migration is refused); null skips the check.
+     */
+    public MigrationChannel acceptAll(IncomingListener listener, MigrationChannel first, ChannelWrapper wrapper,
+                                      UUID uuid) throws IOException {
         int n = params.multifdChannels();
         List<MigrationChannel> conns = new ArrayList<>(n + 1);
         MigrationChannel next = first;
@@ -163,6 +173,12 @@ public final class MultifdLink {
                         version, MultifdPacketDescriptor.VERSION));
             }
             int id = Byte.toUnsignedInt(head.get(MultifdPacketDescriptor.INIT_ID_OFFSET));
+            UUID received = new UUID(head.getLong(MultifdPacketDescriptor.INIT_UUID_OFFSET),
+                    head.getLong(MultifdPacketDescriptor.INIT_UUID_OFFSET + 8));
+            if (uuid != null && !uuid.equals(received)) {
+                throw new StreamException(String.format("multifd: received uuid '%s' and expected uuid '%s' for channel %d",
+                        received, uuid, id));
+            }
             if (id >= n) {
                 throw new StreamException(String.format("multifd: received id '%d' is greater than number of channels '%d'",
                         id, n));
@@ -190,7 +206,8 @@ public final class MultifdLink {
         if (chs.isEmpty()) {
             return null;
         }
-        return new MultifdRecvGroup(chs, memory, MultifdCompression.fromQapi(params.multifdCompression())).start();
+        return new MultifdRecvGroup(chs, memory, MultifdCompression.fromQapi(params.multifdCompression()),
+                params::stallTimeoutMs).start();
     }
 
     /** Closes every connection accepted for the incoming migration. */

@@ -99,6 +99,7 @@ final class MultifdReceiver implements Runnable {
                 readPayload();
                 applyPages();
                 packets++;
+                group.progress.moved();
                 if ((flags & MultifdPacketDescriptor.FLAG_SYNC) != 0) {
                     group.syncReceived();
                     release.acquire();

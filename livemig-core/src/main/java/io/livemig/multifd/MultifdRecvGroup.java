@@ -6,6 +6,7 @@ import io.livemig.stream.StreamException;
 
 import java.io.IOException;
 import java.util.List;
+import java.util.function.LongSupplier;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 
@@ -31,8 +32,20 @@ public final class MultifdRecvGroup implements AutoCloseable {
     private final Semaphore syncs = new Semaphore(0);
     private volatile Throwable error;
 
-    /** {@code channels} indexed by channel id. */
+    final MultifdProgress progress;
+
+    /** {@code channels} indexed by channel id; no stall bound. */
     public MultifdRecvGroup(List<MigrationChannel> channels, GuestMemory memory, MultifdCompression compression) {
+        this(channels, memory, compression, () -> 0);
+    }
+
+    /**
+     * {@code stallTimeoutMs}: x-stall-timeout (0 = off), bounding how long {@link #syncMain} waits
+     * for the channels' SYNCs while no channel moves a packet.
+     */
+    public MultifdRecvGroup(List<MigrationChannel> channels, GuestMemory memory, MultifdCompression compression,
+                            LongSupplier stallTimeoutMs) {
+        progress = new MultifdProgress(stallTimeoutMs);
         receivers = new MultifdReceiver[channels.size()];
         for (int i = 0; i < receivers.length; i++) {
             receivers[i] = new MultifdReceiver(i, channels.get(i), this, memory, compression);
@@ -48,10 +61,15 @@ public final class MultifdRecvGroup implements AutoCloseable {
 
     /** Waits until every channel has received its SYNC packet, then lets them all continue. */
     public void syncMain() throws IOException {
+        long waitStart = System.nanoTime();
         try {
             while (!syncs.tryAcquire(receivers.length, POLL_MS, TimeUnit.MILLISECONDS)) {
                 checkError();
                 checkEnded();
+                String stalled = progress.stalledSince(waitStart);
+                if (stalled != null) {
+                    throw new IOException(stalled + " (waiting for every channel's SYNC)");
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

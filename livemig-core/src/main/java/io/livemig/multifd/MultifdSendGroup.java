@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.function.LongSupplier;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -53,8 +54,12 @@ public final class MultifdSendGroup implements AutoCloseable {
     private int next;
     private long packetNum;
 
-    private MultifdSendGroup(List<MigrationChannel> channels, MultifdCompression compression, int level) {
+    final MultifdProgress progress;
+
+    private MultifdSendGroup(List<MigrationChannel> channels, MultifdCompression compression, int level,
+                             LongSupplier stallTimeoutMs) {
         int n = channels.size();
+        this.progress = new MultifdProgress(stallTimeoutMs);
         this.channels = channels;
         int pool = 2 * n + 1;
         this.free = new ArrayBlockingQueue<>(pool);
@@ -75,6 +80,16 @@ public final class MultifdSendGroup implements AutoCloseable {
      */
     public static MultifdSendGroup open(MigrationUri uri, int count, MultifdCompression compression, int level,
                                         UUID uuid, Duration timeout, ChannelWrapper wrapper) throws IOException {
+        return open(uri, count, compression, level, uuid, timeout, wrapper, () -> 0);
+    }
+
+    /**
+     * As above, with {@code x-stall-timeout} ({@code stallTimeoutMs}, 0 = off) bounding how long
+     * the migration thread waits for a sync or a free packet while no channel moves a byte.
+     */
+    public static MultifdSendGroup open(MigrationUri uri, int count, MultifdCompression compression, int level,
+                                        UUID uuid, Duration timeout, ChannelWrapper wrapper,
+                                        LongSupplier stallTimeoutMs) throws IOException {
         List<MigrationChannel> opened = new ArrayList<>();
         try {
             ByteBuffer init = ByteBuffer.allocate(MultifdPacketDescriptor.INIT_LENGTH);
@@ -93,7 +108,7 @@ public final class MultifdSendGroup implements AutoCloseable {
             }
             throw new IOException("multifd: cannot open channel " + opened.size() + " to " + uri + ": " + e.getMessage(), e);
         }
-        MultifdSendGroup g = new MultifdSendGroup(List.copyOf(opened), compression, level);
+        MultifdSendGroup g = new MultifdSendGroup(List.copyOf(opened), compression, level, stallTimeoutMs);
         for (MultifdSender s : g.senders) {
             s.start();
         }
@@ -160,9 +175,10 @@ public final class MultifdSendGroup implements AutoCloseable {
             p.packetNum = packetNum++;
             handTo(s, p);
         }
+        long waitStart = System.nanoTime();
         try {
             while (!syncsSent.tryAcquire(senders.length, POLL_MS, TimeUnit.MILLISECONDS)) {
-                if (error != null) {
+                if (error != null || stalled(waitStart)) {
                     return false;
                 }
             }
@@ -259,12 +275,26 @@ public final class MultifdSendGroup implements AutoCloseable {
         }
     }
 
+    /** Fails the group when no channel moved a packet for x-stall-timeout since {@code waitStart}. */
+    private boolean stalled(long waitStart) {
+        String msg = progress.stalledSince(waitStart);
+        if (msg == null) {
+            return false;
+        }
+        fail(-1, new IOException(msg));
+        return true;
+    }
+
     private MultifdSendPacket takeFree() {
+        long waitStart = System.nanoTime();
         try {
             while (error == null) {
                 MultifdSendPacket p = free.poll(POLL_MS, TimeUnit.MILLISECONDS);
                 if (p != null) {
                     return p;
+                }
+                if (stalled(waitStart)) {
+                    return null;
                 }
             }
         } catch (InterruptedException e) {

@@ -220,5 +220,6 @@ final class MultifdSender implements Runnable {
             java.util.Arrays.fill(gather, 1, gathered, null);
         }
         bytes += MultifdPacketDescriptor.HEADER_LENGTH + payload;
+        group.progress.moved();
     }
 }

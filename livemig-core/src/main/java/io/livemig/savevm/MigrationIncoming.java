@@ -184,7 +184,7 @@ public final class MigrationIncoming implements Runnable {
         }
         // every connection, main and multifd, does its own handshake with the same credentials
         // and authz (QEMU's migration_channel_process_incoming with TLS), then is classified
-        return s.multifd().acceptAll(listener, first, wrapper);
+        return s.multifd().acceptAll(listener, first, wrapper, s.uuid().orElse(new java.util.UUID(0, 0)));
     }
 
     /**

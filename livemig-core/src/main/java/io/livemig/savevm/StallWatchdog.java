@@ -12,7 +12,7 @@ import java.util.function.LongSupplier;
  * Detects a migration stream that stopped moving (parameter {@code x-stall-timeout}): a peer that
  * stops reading (the source's writes block forever once the socket buffers are full) or stops
  * sending (the destination's reads block forever). QEMU has no such bound; livemig fails the
- * migration instead of hanging.
+ * migration instead of hanging. The multifd channels have their own check ({@code MultifdProgress}).
  *
  * <p>Design. The I/O thread's channel is wrapped ({@link #watch(WritableByteChannel)} /
  * {@link #watch(ReadableByteChannel)}); the wrapper marks "inside a read or write" and counts the
@@ -23,7 +23,7 @@ import java.util.function.LongSupplier;
  * channel exactly as {@code migrate_cancel} does, so the blocked call throws and the owner's
  * normal failure path runs.
  *
- * <p>Cost on the data path: the wrappers are called once per 4 MiB buffer, not per page; each
+ * <p>Cost on the data path: the wrappers are called once per stream buffer, not per page; each
  * call does two volatile stores and one volatile add by the single I/O thread. No lock.
  *
  * <p>Memory order: {@code moved} and {@code inIo} have one writer (the I/O thread) and are volatile,
@@ -69,7 +69,11 @@ public final class StallWatchdog implements Runnable, AutoCloseable {
 
     /** The message a stalled migration fails with: {@code "migration stalled: no progress for 30 s"}. */
     public String message() {
-        long ms = firedAfterMs;
+        return message(firedAfterMs);
+    }
+
+    /** {@code "migration stalled: no progress for 30 s"} (or {@code 250 ms}) for a timeout of {@code ms}. */
+    public static String message(long ms) {
         String d = ms % 1000 == 0 ? ms / 1000 + " s" : ms + " ms";
         return "migration stalled: no progress for " + d;
     }

@@ -218,6 +218,34 @@ class MultifdMigrationTest {
 
     @Test
     @Timeout(60)
+    void aMultifdChannelFromAGuestWithAnotherUuidIsRefusedAsQemuRefusesIt() throws Exception {
+        long size = 8L << 20;
+        java.util.UUID a = java.util.UUID.fromString("11111111-2222-3333-4444-555555555555");
+        java.util.UUID b = java.util.UUID.fromString("66666666-7777-8888-9999-000000000000");
+        VmConfig srcConfig = new VmConfig(Optional.of("t"), Optional.of(a), "none", "mem0",
+                List.of(new VmConfig.MemoryBackend("mem0", size, Optional.empty(), false, false)), List.of(), false,
+                Optional.empty());
+        VmConfig dstConfig = new VmConfig(Optional.of("t"), Optional.of(b), "none", "mem0",
+                List.of(new VmConfig.MemoryBackend("mem0", size, Optional.empty(), false, false)), List.of(), false,
+                Optional.of("tcp:127.0.0.1:0"));
+        try (VirtualMachine src = VirtualMachine.start(srcConfig); VirtualMachine dst = VirtualMachine.start(dstConfig)) {
+            fillRandom(src.memory().find("mem0"), 5);
+            enableMultifd(src, 2, "none");
+            enableMultifd(dst, 2, "none");
+            src.migrate(dst.incomingAddress().orElseThrow().toString());
+            await(() -> dst.incomingStatus().isFinished(), Duration.ofSeconds(20), "destination to refuse");
+            assertThat(dst.incomingStatus()).isEqualTo(MigrationStatus.FAILED);
+            assertThat(dst.runState()).isEqualTo(RunState.INMIGRATE);
+            assertThat(String.valueOf(dst.queryMigrate().get("error-desc")))
+                    .contains("multifd: received uuid '" + a + "' and expected uuid '" + b + "' for channel");
+            await(() -> src.outgoingStatus().isFinished(), Duration.ofSeconds(20), "source to fail");
+            assertThat(src.outgoingStatus()).isEqualTo(MigrationStatus.FAILED);
+            assertThat(src.runState()).isEqualTo(RunState.RUNNING);
+        }
+    }
+
+    @Test
+    @Timeout(60)
     void cancelDuringMultifdLeavesTheSourceRunning() throws Exception {
         long size = 64L << 20;
         WorkloadSpec w = new WorkloadSpec("mem0", 16L << 20, WorkloadSpec.Pattern.RANDOM, 0, 1, 7);
