@@ -28,9 +28,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  *       then kill whatever is left; a non-zero exit status or a kill is reported as an
  *       IOException, because the stream may not have reached its target;</li>
  *   <li>a write in flight, or the destination side (a reader has nothing to lose): kill the
- *       command tree at once, which makes the blocked write fail (EPIPE) or the blocked read end,
- *       then close the pipes.</li>
+ *       command tree at once, the command first and each descendant after its parent (so no shell
+ *       in the tree lives to run the rest of its script when its child dies), which makes the
+ *       blocked write fail (EPIPE) or the blocked read end, then close the pipes.</li>
  * </ul>
+ * When close() returns, the command has exited and been reaped, and its descendants are gone
+ * (bounded by {@value #EXIT_WAIT_SECONDS} s each; one stuck in uninterruptible sleep is beyond
+ * reach).
  * A read or write that ends because of close throws {@link AsynchronousCloseException}, never a
  * silent EOF. The in-flight count and the closing flag form a Dekker pair (volatile increment,
  * then volatile read, on each side), so either the writer sees {@code closing} or close sees the
@@ -156,14 +160,30 @@ final class ExecMigrationChannel implements MigrationChannel {
         return flushFailure;
     }
 
-    /** SIGKILL to the command and everything it started, then a bounded wait until they are gone. */
+    /**
+     * SIGKILL to the command and everything it started, parents before children, then a bounded
+     * wait until they are gone.
+     *
+     * <p>The order matters. A shell whose child dies goes on with its script: killing {@code sleep}
+     * in {@code sh -c 'sleep 60; echo never'} before {@code sh} let the shell run {@code echo never}
+     * in between, and a reader that close() was ending got those bytes as data (or, for
+     * {@code cmd; rm f}, the rm would run). A process with SIGKILL pending runs no more user code,
+     * so once every ancestor of a process has been sent SIGKILL, nothing in the tree can react to
+     * its death. The tree is captured before the first kill: once the command is dead its children
+     * are re-parented to init and {@link Process#descendants()} no longer finds them. A process
+     * forked between the capture and its parent's kill escapes; the pipes close anyway.
+     *
+     * <p>The command is killed through its {@link ProcessHandle}, not {@link Process#destroyForcibly()}:
+     * the latter also closes the process's streams, and closing stdin waits for the lock a blocked
+     * writer holds, so it would hang until the descendants still holding the pipe died on their own.
+     */
     private void killTree() {
         if (!process.isAlive()) {
             return;
         }
-        java.util.List<ProcessHandle> tree = process.descendants().toList();
+        java.util.List<ProcessHandle> tree = parentsFirst(process.pid(), process.descendants().toList());
+        process.toHandle().destroyForcibly();
         tree.forEach(ProcessHandle::destroyForcibly);
-        process.destroyForcibly();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(EXIT_WAIT_SECONDS);
         try {
             process.waitFor(EXIT_WAIT_SECONDS, TimeUnit.SECONDS);
@@ -178,6 +198,32 @@ final class ExecMigrationChannel implements MigrationChannel {
                 && !Thread.currentThread().isInterrupted()) {
             java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
         }
+    }
+
+    /**
+     * {@code descendants} ordered by depth below {@code root} (the JDK happens to list them
+     * breadth-first, but does not promise it). One whose parent is not in the snapshot (it exited
+     * and was re-parented since) counts as a child of the root.
+     */
+    static java.util.List<ProcessHandle> parentsFirst(long root, java.util.List<ProcessHandle> descendants) {
+        java.util.Map<Long, Long> parentOf = new java.util.HashMap<>();
+        for (ProcessHandle handle : descendants) {
+            parentOf.put(handle.pid(), handle.parent().map(ProcessHandle::pid).orElse(root));
+        }
+        java.util.Map<Long, Integer> depth = new java.util.HashMap<>();
+        for (ProcessHandle handle : descendants) {
+            int d = 0;
+            long pid = handle.pid();
+            // bounded by the snapshot's size, so a pid reused into a cycle cannot loop forever
+            while (pid != root && parentOf.containsKey(pid) && d <= descendants.size()) {
+                pid = parentOf.get(pid);
+                d++;
+            }
+            depth.put(handle.pid(), d);
+        }
+        return descendants.stream()
+                .sorted(java.util.Comparator.comparingInt(handle -> depth.get(handle.pid())))
+                .toList();
     }
 
     private static IOException closeQuietly(java.nio.channels.Channel channel, IOException failure) {

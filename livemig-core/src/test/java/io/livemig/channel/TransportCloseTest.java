@@ -135,6 +135,10 @@ class TransportCloseTest {
             Process process = ((ExecMigrationChannel) destination).process();
             Forked<Integer> reader = Forked.fork("blocked-exec-reader", () -> destination.in().read(ByteBuffer.allocate(64)));
             reader.awaitInside("readBytes");
+            // sh forks sleep some time after start; capturing the tree before that would make the
+            // last assertion vacuous, and the grandchild is the case close() must handle
+            Forked.await(() -> process.descendants().findAny().isPresent(), Duration.ofSeconds(10),
+                    "sh to fork sleep");
             List<ProcessHandle> tree = process.descendants().toList();
             destination.close();
             assertClosedWithin(reader);
@@ -145,13 +149,20 @@ class TransportCloseTest {
 
     @Test
     void closeUnblocksAnExecWriteToACommandThatDoesNotRead() throws Exception {
-        MigrationChannel source = Transports.connect(MigrationUri.parse("exec:sleep 60"), CONNECT_TIMEOUT);
+        // a second step after sleep, so sh forks sleep and must not live to run the touch
+        Path ran = dir.resolve("ran-after-close");
+        MigrationChannel source = Transports.connect(MigrationUri.parse("exec:sleep 60; touch " + ran), CONNECT_TIMEOUT);
         Process process = ((ExecMigrationChannel) source).process();
         Forked<Void> writer = Forked.fork("blocked-exec-writer", () -> writeForever(source));
         writer.awaitInside("writeBytes");
+        Forked.await(() -> process.descendants().findAny().isPresent(), Duration.ofSeconds(10), "sh to fork sleep");
+        List<ProcessHandle> tree = process.descendants().toList();
         source.close();
         assertClosedWithin(writer);
         assertThat(process.isAlive()).isFalse();
+        assertThat(tree).noneMatch(ProcessHandle::isAlive);
+        // sh is dead and reaped, so had it run the touch, the file would exist by now
+        assertThat(ran).doesNotExist();
     }
 
     @Test
@@ -222,9 +233,18 @@ class TransportCloseTest {
     }
 
     private static void assertClosedWithin(Forked<?> blocked) {
-        assertThatThrownBy(() -> blocked.future().get(UNBLOCK_SECONDS, TimeUnit.SECONDS))
-                .as("%s must be unblocked by close()", blocked.thread().getName())
-                .isInstanceOf(ExecutionException.class)
-                .cause().isInstanceOf(ClosedChannelException.class);
+        String name = blocked.thread().getName();
+        Object returned;
+        try {
+            returned = blocked.future().get(UNBLOCK_SECONDS, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            assertThat(e.getCause()).as("%s must be unblocked by close()", name)
+                    .isInstanceOf(ClosedChannelException.class);
+            return;
+        } catch (java.util.concurrent.TimeoutException | InterruptedException e) {
+            throw new AssertionError(name + " was not unblocked by close() within " + UNBLOCK_SECONDS + " s", e);
+        }
+        throw new AssertionError(name + " must end with a ClosedChannelException after close(), but returned "
+                + returned);
     }
 }
