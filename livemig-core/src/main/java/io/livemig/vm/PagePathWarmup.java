@@ -31,7 +31,7 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>What it runs: the same code a real migration runs, not a copy of its loops, so the
  * profiles match (the same channel classes, the same record kinds: half random pages, half
- * zero pages, as {@code bin/bench}'s mixed content). Its stream buffers go back to
+ * zero pages, as {@code bin/bench}'s mixed content; the last rounds over multifd). Its stream buffers go back to
  * {@link io.livemig.stream.StreamBufferPool} and serve the first real migration.
  *
  * <p>Cost: its run time and CPU at start, before QMP answers (measured in docs/benchmarks.md).
@@ -41,7 +41,14 @@ public final class PagePathWarmup {
 
     /** Enough pages per round that the page loops run many thousand times; small enough to be quick. */
     public static final long DEFAULT_GUEST_BYTES = 16L << 20;
-    public static final int DEFAULT_ROUNDS = 4;
+    public static final int DEFAULT_ROUNDS = 6;
+    /**
+     * Of the rounds, how many run with capability {@code multifd} (two channels, no compression):
+     * the last ones, so the multifd senders, receivers and packet code are compiled too (without
+     * them a first multifd migration ran 1.5x slower than one channel, docs/benchmarks.md).
+     */
+    public static final int MULTIFD_ROUNDS = 2;
+    private static final List<Map<String, Object>> MULTIFD_ON = List.of(Map.of("capability", "multifd", "state", true));
 
     private static final Duration ROUND_TIMEOUT = Duration.ofSeconds(30);
     private static final String BACKEND = "warmup0";
@@ -89,6 +96,12 @@ public final class PagePathWarmup {
             src.setMigrateParameters(Map.of("max-bandwidth", 0L));
             for (int r = 0; r < rounds; r++) {
                 try (VirtualMachine dst = startUnlinked(guestBytes, dir, "dst" + r, Optional.of("tcp:127.0.0.1:0"))) {
+                    if (r == rounds - Math.min(MULTIFD_ROUNDS, rounds / 2)) {
+                        src.setMigrateCapabilities(MULTIFD_ON);
+                    }
+                    if (r >= rounds - Math.min(MULTIFD_ROUNDS, rounds / 2)) {
+                        dst.setMigrateCapabilities(MULTIFD_ON); // read when the source connects
+                    }
                     src.migrate(dst.incomingAddress().orElseThrow().toString());
                     await(src, dst, observer);
                     for (RamBlock a : src.memory().blocks()) {

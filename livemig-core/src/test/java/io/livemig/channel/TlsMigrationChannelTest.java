@@ -1,6 +1,5 @@
 package io.livemig.channel;
 
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,12 +24,7 @@ class TlsMigrationChannelTest {
 
     @TempDir
     static Path root;
-    static TlsTestCerts certs;
-
-    @BeforeAll
-    static void certificates() throws Exception {
-        certs = TlsTestCerts.generate(root);
-    }
+    static final TlsTestCerts certs = TlsTestCerts.shared();
 
     /** A connected pair: [0] the source (client), [1] the destination (server). */
     private static MigrationChannel[] pair(Path srcCreds, String hostname) throws Exception {

@@ -41,6 +41,36 @@ public final class TlsTestCerts {
         this.work = root.resolve("work");
     }
 
+    private static TlsTestCerts shared;
+
+    /**
+     * One set for the whole test JVM, generated on first use in a temporary directory that is
+     * removed at exit (openssl takes a while; the tests only read the files).
+     */
+    public static synchronized TlsTestCerts shared() {
+        if (shared == null) {
+            try {
+                Path root = java.nio.file.Files.createTempDirectory("livemig-tls-test-");
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteTree(root)));
+                shared = generate(root);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted generating test certificates", e);
+            }
+        }
+        return shared;
+    }
+
+    private static void deleteTree(Path root) {
+        try (var paths = java.nio.file.Files.walk(root)) {
+            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException | RuntimeException e) {
+            // best effort at exit
+        }
+    }
+
     public static TlsTestCerts generate(Path root) throws IOException, InterruptedException {
         TlsTestCerts c = new TlsTestCerts(root);
         for (Path d : List.of(c.dst, c.src, c.srcOtherCa, c.srcAnonymous, c.srcOtherName, c.work)) {

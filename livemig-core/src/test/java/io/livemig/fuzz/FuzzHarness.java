@@ -59,22 +59,7 @@ final class FuzzHarness implements AutoCloseable {
         if (o.allocatedBytes() > limit) {
             return "allocated " + o.allocatedBytes() + " bytes on the heap, over the bound of " + limit;
         }
-        Throwable t = o.error();
-        if (t == null) {
-            return null;
-        }
-        if (!(t instanceof IOException)) {
-            return "escaped as " + t;
-        }
-        if (t.getMessage() == null || t.getMessage().isBlank()) {
-            return "failure without a message: " + t;
-        }
-        for (Throwable c = t.getCause(); c != null; c = c.getCause()) {
-            if (c instanceof RuntimeException || c instanceof Error) {
-                return "unhandled " + c + " (wrapped as: " + t.getMessage() + ")";
-            }
-        }
-        return null;
+        return FuzzVerdicts.judgeError(o.error());
     }
 
     /** Keeps a failing input under target/fuzz-failures for a corpus entry. */

@@ -210,21 +210,7 @@ final class MultifdFuzzHarness implements AutoCloseable {
 
     /** Null when {@code t} is no error or a clear one; else what is wrong with it. */
     static String judgeError(Throwable t) {
-        if (t == null) {
-            return null;
-        }
-        if (!(t instanceof IOException)) {
-            return "escaped as " + t;
-        }
-        if (t.getMessage() == null || t.getMessage().isBlank()) {
-            return "failure without a message: " + t;
-        }
-        for (Throwable c = t.getCause(); c != null; c = c.getCause()) {
-            if (c instanceof RuntimeException || c instanceof Error) {
-                return "unhandled " + c + " (wrapped as: " + t.getMessage() + ")";
-            }
-        }
-        return null;
+        return io.livemig.fuzz.FuzzVerdicts.judgeError(t);
     }
 
     /** Keeps a failing case under target/fuzz-failures-multifd for a corpus entry. */

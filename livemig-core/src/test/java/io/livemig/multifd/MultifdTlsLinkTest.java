@@ -10,10 +10,8 @@ import io.livemig.channel.TlsTestCerts;
 import io.livemig.channel.Transports;
 import io.livemig.savevm.MigrationParameters;
 import io.livemig.stream.StreamHeaderDescriptor;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -41,14 +39,7 @@ class MultifdTlsLinkTest {
     private static final Duration T = Duration.ofSeconds(10);
     private static final int CHANNELS = 2;
 
-    @TempDir
-    static Path root;
-    static TlsTestCerts certs;
-
-    @BeforeAll
-    static void certificates() throws Exception {
-        certs = TlsTestCerts.generate(root);
-    }
+    static final TlsTestCerts certs = TlsTestCerts.shared();
 
     private static ChannelWrapper client(Path creds) {
         return plain -> TlsMigrationChannel.client(plain, creds, "localhost", T);

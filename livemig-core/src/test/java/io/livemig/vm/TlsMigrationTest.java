@@ -4,7 +4,6 @@ import io.livemig.channel.TlsTestCerts;
 import io.livemig.guest.RunState;
 import io.livemig.guest.WorkloadSpec;
 import io.livemig.savevm.MigrationStatus;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,12 +33,7 @@ class TlsMigrationTest {
 
     @TempDir
     static Path root;
-    static TlsTestCerts certs;
-
-    @BeforeAll
-    static void certificates() throws Exception {
-        certs = TlsTestCerts.generate(root);
-    }
+    static final TlsTestCerts certs = TlsTestCerts.shared();
 
     private static VirtualMachine source() throws java.io.IOException {
         WorkloadSpec w = new WorkloadSpec("mem0", 8L << 20, WorkloadSpec.Pattern.RANDOM, 0, 1, 11);

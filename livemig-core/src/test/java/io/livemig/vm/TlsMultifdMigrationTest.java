@@ -4,10 +4,8 @@ import io.livemig.channel.TlsTestCerts;
 import io.livemig.guest.RunState;
 import io.livemig.guest.WorkloadSpec;
 import io.livemig.savevm.MigrationStatus;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -37,14 +35,7 @@ class TlsMultifdMigrationTest {
 
     private static final long SIZE = 32L << 20;
 
-    @TempDir
-    static Path root;
-    static TlsTestCerts certs;
-
-    @BeforeAll
-    static void certificates() throws Exception {
-        certs = TlsTestCerts.generate(root);
-    }
+    static final TlsTestCerts certs = TlsTestCerts.shared();
 
     private static VirtualMachine source(long seed) throws java.io.IOException {
         WorkloadSpec w = new WorkloadSpec("mem0", 8L << 20, WorkloadSpec.Pattern.RANDOM, 0, 1, seed);
