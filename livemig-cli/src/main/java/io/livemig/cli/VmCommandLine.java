@@ -294,7 +294,9 @@ public final class VmCommandLine {
                 }
                 String port = hostPort.substring(colon + 1);
                 if (port.matches("[0-9]{1,5}") && Integer.parseInt(port) <= 65535) {
-                    return new QmpAddress.Tcp(host.isEmpty() ? "0.0.0.0" : host, Integer.parseInt(port));
+                    // no host: loopback only (QEMU would listen on every interface); a control
+                    // socket reachable from the network must be asked for by name, e.g. tcp:0.0.0.0:P
+                    return new QmpAddress.Tcp(host.isEmpty() ? "127.0.0.1" : host, Integer.parseInt(port));
                 }
                 throw kv.error("invalid port '" + port + "' in '" + backend + "'");
             }

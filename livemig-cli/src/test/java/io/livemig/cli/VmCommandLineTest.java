@@ -44,6 +44,14 @@ class VmCommandLineTest {
     }
 
     @Test
+    void qmpOnTcpWithoutAHostListensOnLoopbackOnly() throws Exception {
+        assertThat(parse("-m 64M -qmp tcp::4444,server=on,wait=off").qmp())
+                .containsExactly(new QmpAddress.Tcp("127.0.0.1", 4444));
+        assertThat(parse("-m 64M -qmp tcp:0.0.0.0:4444,server=on,wait=off").qmp())
+                .containsExactly(new QmpAddress.Tcp("0.0.0.0", 4444));
+    }
+
+    @Test
     void warmupIsOnUnlessTurnedOff() throws Exception {
         assertThat(parse("-m 64M").warmup()).isTrue();
         assertThat(parse("-m 64M -x-warmup on").warmup()).isTrue();
