@@ -10,11 +10,12 @@ import java.util.function.LongSupplier;
  * watches only the main stream; a peer that stops reading (or sending) on one multifd channel
  * would leave the migration thread waiting for that channel's sync, or for a free packet, forever.
  *
- * <p>Design: every sender and receiver stamps the time after each packet it moved; the group's
+ * <p>Design: every sender and receiver stamps the time after each read or write that moved bytes
+ * (so a slow link that needs many calls per 512 KiB packet is progress); the group's
  * waits (which already poll every 20 ms) ask {@link #stalledSince} whether nothing moved on any
  * channel for the timeout, counted from the later of the last packet and the start of the wait
  * (channels may idle legitimately before a wait, e.g. while a rate-limit window is closed). No
- * thread of its own, nothing on the page path but one volatile store per 512 KiB packet.
+ * thread of its own, nothing on the page path but one volatile store per read or write call.
  */
 final class MultifdProgress {
 
@@ -26,7 +27,7 @@ final class MultifdProgress {
         this.timeoutMs = timeoutMs;
     }
 
-    /** A packet moved on some channel. */
+    /** Bytes moved on some channel. */
     void moved() {
         lastNanos = System.nanoTime();
     }

@@ -99,7 +99,6 @@ final class MultifdReceiver implements Runnable {
                 readPayload();
                 applyPages();
                 packets++;
-                group.progress.moved();
                 if ((flags & MultifdPacketDescriptor.FLAG_SYNC) != 0) {
                     group.syncReceived();
                     release.acquire();
@@ -123,7 +122,11 @@ final class MultifdReceiver implements Runnable {
         header.clear();
         ReadableByteChannel in = channel.in();
         while (header.hasRemaining()) {
-            if (in.read(header) < 0) {
+            int n = in.read(header);
+            if (n > 0) {
+                group.progress.moved();
+            }
+            if (n < 0) {
                 if (header.position() == 0) {
                     return false;
                 }
@@ -202,7 +205,11 @@ final class MultifdReceiver implements Runnable {
         dst.clear().limit(payload);
         ReadableByteChannel in = channel.in();
         while (dst.hasRemaining()) {
-            if (in.read(dst) < 0) {
+            int n = in.read(dst);
+            if (n > 0) {
+                group.progress.moved();
+            }
+            if (n < 0) {
                 throw new EOFException("stream ended inside a packet's payload (" + dst.position() + " of "
                         + payload + " bytes)");
             }
@@ -240,14 +247,22 @@ final class MultifdReceiver implements Runnable {
             ByteBuffer last = scatter[runs - 1];
             if (in instanceof ScatteringByteChannel sc) {
                 while (last.hasRemaining()) {
-                    if (sc.read(scatter, 0, runs) < 0) {
+                    long n = sc.read(scatter, 0, runs);
+                    if (n > 0) {
+                        group.progress.moved();
+                    }
+                    if (n < 0) {
                         throw payloadEnded();
                     }
                 }
             } else {
                 for (int r = 0; r < runs; r++) {
                     while (scatter[r].hasRemaining()) {
-                        if (in.read(scatter[r]) < 0) {
+                        int n = in.read(scatter[r]);
+                        if (n > 0) {
+                            group.progress.moved();
+                        }
+                        if (n < 0) {
                             throw payloadEnded();
                         }
                     }

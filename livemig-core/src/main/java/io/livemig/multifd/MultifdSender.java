@@ -207,12 +207,16 @@ final class MultifdSender implements Runnable {
             if (out instanceof GatheringByteChannel g) {
                 ByteBuffer last = gather[gathered - 1];
                 while (last.hasRemaining()) {
-                    g.write(gather, 0, gathered);
+                    if (g.write(gather, 0, gathered) > 0) {
+                        group.progress.moved(); // a slow link moves a packet in many writes
+                    }
                 }
             } else {
                 for (int i = 0; i < gathered; i++) {
                     while (gather[i].hasRemaining()) {
-                        out.write(gather[i]);
+                        if (out.write(gather[i]) > 0) {
+                            group.progress.moved();
+                        }
                     }
                 }
             }
@@ -220,6 +224,5 @@ final class MultifdSender implements Runnable {
             java.util.Arrays.fill(gather, 1, gathered, null);
         }
         bytes += MultifdPacketDescriptor.HEADER_LENGTH + payload;
-        group.progress.moved();
     }
 }
