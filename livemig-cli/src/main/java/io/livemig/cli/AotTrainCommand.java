@@ -2,20 +2,19 @@ package io.livemig.cli;
 
 import io.livemig.cli.qmp.QmpServer;
 import io.livemig.cli.qmpclient.QmpClient;
+import io.livemig.vm.PagePathWarmup;
 import io.livemig.vm.VirtualMachine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -60,7 +59,8 @@ final class AotTrainCommand implements Callable<Integer> {
         try {
             Guest src = Guest.start(dir, "src", size, -1);
             try {
-                fill(src.vm.memory().blocks().getFirst().segment());
+                // a fresh file: zero pages need no writing
+                PagePathWarmup.fillMixed(src.vm.memory().blocks().getFirst().segment());
                 for (int r = 1; r <= rounds; r++) {
                     int port = freePort();
                     Guest dst = Guest.start(dir, "dst" + r, size, port);
@@ -89,17 +89,6 @@ final class AotTrainCommand implements Callable<Integer> {
             Files.deleteIfExists(dir);
         }
         return Main.EXIT_OK;
-    }
-
-    /** Half random pages, half zero pages (a coin per page), as bin/bench's {@code mixed}. */
-    private static void fill(MemorySegment ram) {
-        SplittableRandom rnd = new SplittableRandom(1);
-        for (long page = 0; page < ram.byteSize(); page += 4096) {
-            boolean random = rnd.nextBoolean();
-            for (long i = 0; i < 4096; i += 8) {
-                ram.set(ValueLayout.JAVA_LONG_UNALIGNED, page + i, random ? rnd.nextLong() : 0L);
-            }
-        }
     }
 
     private static void await(QmpClient qmp, String side) throws TimeoutException {

@@ -29,7 +29,7 @@ import java.util.concurrent.Semaphore;
  * boundary is the normal end (the source closes its channels after the last sync).
  *
  * <p>Zero copy without compression: once the header is checked, the payload is read straight
- * into guest RAM, one view per run of consecutive pages (QEMU's nocomp receiver reads into the
+ * into guest RAM, one view per run of consecutive pages ({@link PageRuns}; QEMU's nocomp receiver reads into the
  * pages' iovecs the same way). A stream that breaks off mid-payload leaves pages half written;
  * that is no harm, as the destination never starts a guest from a failed stream.
  */
@@ -52,6 +52,8 @@ final class MultifdReceiver implements Runnable {
     private final ByteBuffer compressed;
     /** views of guest RAM, one per run of consecutive pages, for the payload's scattering read */
     private final ByteBuffer[] scatter = new ByteBuffer[MultifdPacketDescriptor.PAGES_PER_PACKET];
+    private final java.util.function.IntToLongFunction headerOffset =
+            k -> header.getLong(MultifdPacketDescriptor.offsetOfPage(k));
     private RamBlock block;
     private int normal;
     private int zero;
@@ -122,11 +124,7 @@ final class MultifdReceiver implements Runnable {
         header.clear();
         ReadableByteChannel in = channel.in();
         while (header.hasRemaining()) {
-            int n = in.read(header);
-            if (n > 0) {
-                group.progress.moved();
-            }
-            if (n < 0) {
+            if (stamp(in.read(header)) < 0) {
                 if (header.position() == 0) {
                     return false;
                 }
@@ -205,11 +203,7 @@ final class MultifdReceiver implements Runnable {
         dst.clear().limit(payload);
         ReadableByteChannel in = channel.in();
         while (dst.hasRemaining()) {
-            int n = in.read(dst);
-            if (n > 0) {
-                group.progress.moved();
-            }
-            if (n < 0) {
+            if (stamp(in.read(dst)) < 0) {
                 throw new EOFException("stream ended inside a packet's payload (" + dst.position() + " of "
                         + payload + " bytes)");
             }
@@ -230,39 +224,20 @@ final class MultifdReceiver implements Runnable {
         if (normal == 0) {
             return;
         }
-        MemorySegment seg = block.segment();
-        int runs = 0;
-        int i = 0;
-        while (i < normal) {
-            long start = header.getLong(MultifdPacketDescriptor.offsetOfPage(i));
-            int j = i + 1;
-            while (j < normal && header.getLong(MultifdPacketDescriptor.offsetOfPage(j)) == start + (long) (j - i) * PAGE) {
-                j++;
-            }
-            scatter[runs++] = seg.asSlice(start, (long) (j - i) * PAGE).asByteBuffer();
-            i = j;
-        }
+        int runs = PageRuns.views(block.segment(), headerOffset, normal, scatter, 0);
         try {
             ReadableByteChannel in = channel.in();
             ByteBuffer last = scatter[runs - 1];
             if (in instanceof ScatteringByteChannel sc) {
                 while (last.hasRemaining()) {
-                    long n = sc.read(scatter, 0, runs);
-                    if (n > 0) {
-                        group.progress.moved();
-                    }
-                    if (n < 0) {
+                    if (stamp(sc.read(scatter, 0, runs)) < 0) {
                         throw payloadEnded();
                     }
                 }
             } else {
                 for (int r = 0; r < runs; r++) {
                     while (scatter[r].hasRemaining()) {
-                        int n = in.read(scatter[r]);
-                        if (n > 0) {
-                            group.progress.moved();
-                        }
-                        if (n < 0) {
+                        if (stamp(in.read(scatter[r])) < 0) {
                             throw payloadEnded();
                         }
                     }
@@ -271,6 +246,14 @@ final class MultifdReceiver implements Runnable {
         } finally {
             java.util.Arrays.fill(scatter, 0, runs, null);
         }
+    }
+
+    /** Marks a read that moved bytes as progress for x-stall-timeout ({@link MultifdProgress}); returns {@code n}. */
+    private long stamp(long n) {
+        if (n > 0) {
+            group.progress.moved();
+        }
+        return n;
     }
 
     private EOFException payloadEnded() {

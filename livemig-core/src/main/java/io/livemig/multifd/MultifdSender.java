@@ -22,9 +22,7 @@ import java.util.concurrent.BlockingQueue;
  * {@link #write}.
  *
  * <p>Zero copy without compression, as QEMU's nocomp sender (an iovec per page of guest RAM): the
- * payload is written from guest memory by one gathering write, one buffer per run of consecutive
- * pages (a packet of a first pass is one run of 128 pages, so one small view object per 512 KiB;
- * nothing per page). A page the guest writes between the zero check and the write may go out
+ * payload is written from guest memory by one gathering write ({@link PageRuns}). A page the guest writes between the zero check and the write may go out
  * torn or newer, which is harmless for the same reason it is in QEMU: the write is in the dirty
  * log, so the page is sent again in a later round, and the flush barrier orders the rounds.
  * The migration thread talks to it only through {@link #queue} (packets in) and the group's free
@@ -55,6 +53,7 @@ final class MultifdSender implements Runnable {
     private int gathered;
     /** the packet's offsets in wire order: normal pages, then zero pages */
     private final long[] ordered = new long[MultifdPacketDescriptor.PAGES_PER_PACKET];
+    private final java.util.function.IntToLongFunction orderedAt = k -> ordered[k];
     private final long[] zeros = new long[MultifdPacketDescriptor.PAGES_PER_PACKET];
     private int normal;
     private int zero;
@@ -164,16 +163,7 @@ final class MultifdSender implements Runnable {
         MemorySegment seg = p.block.segment();
         gathered = 1;
         if (codec == null) {
-            // one view of guest RAM per run of consecutive pages: no copy
-            int i = 0;
-            while (i < normal) {
-                int j = i + 1;
-                while (j < normal && ordered[j] == ordered[j - 1] + PAGE) {
-                    j++;
-                }
-                gather[gathered++] = seg.asSlice(ordered[i], (long) (j - i) * PAGE).asByteBuffer();
-                i = j;
-            }
+            gathered = PageRuns.views(seg, orderedAt, normal, gather, 1); // no copy
             return normal * PAGE;
         }
         if (normal == 0) {

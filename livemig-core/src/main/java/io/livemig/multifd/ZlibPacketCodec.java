@@ -58,25 +58,15 @@ final class ZlibPacketCodec implements PacketCodec {
                     break; // input used up (or a stream that ended or wants a dictionary): too short
                 }
             }
-            // all pages are out; what is left must be the sync flush's empty block
-            while (inflater.getRemaining() > 0 && !inflater.finished()) {
+            // all pages are out; what is left must be the sync flush's empty stored block, which
+            // inflates to nothing: one byte of output means the packet held more than its pages
+            if (inflater.getRemaining() > 0) {
                 flushTail.clear();
-                int n = inflater.inflate(flushTail);
-                if (n > 0) {
-                    return BAD_DATA; // more data than the packet's pages
-                }
-                if (inflater.needsInput() || inflater.needsDictionary()) {
-                    break;
-                }
-                if (n == 0 && inflater.getRemaining() > 0 && flushTail.hasRemaining()) {
-                    // no progress although input and output space remain: corrupt data
+                if (inflater.inflate(flushTail) > 0) {
                     return BAD_DATA;
                 }
             }
-            if (inflater.getRemaining() > 0 || inflater.finished()) {
-                return BAD_DATA;
-            }
-            return dst.position();
+            return inflater.getRemaining() > 0 || inflater.finished() ? BAD_DATA : dst.position();
         } catch (DataFormatException e) {
             return BAD_DATA;
         }
