@@ -275,7 +275,10 @@ final class MultifdMutator {
                 int d = deltas[r.nextInt(deltas.length)];
                 byte[] m = b.clone();
                 ByteBuffer.wrap(m).putInt(at + MultifdPacketDescriptor.NEXT_PACKET_SIZE_OFFSET, size + d);
-                boolean resize = r.nextBoolean();
+                // an earlier mutation of this case may have left any int in the field: resize the
+                // payload only for a size the stream could carry (a delta of -size could ask for 2 GiB)
+                boolean resize = r.nextBoolean() && size >= 0 && size <= MultifdPacketDescriptor.MAX_COMPRESSED_LENGTH
+                        && Math.abs((long) d) <= MultifdPacketDescriptor.MAX_COMPRESSED_LENGTH;
                 if (resize) {
                     int payloadEnd = at + HEADER_LENGTH + Math.max(0, size);
                     m = d > 0 ? splice(m, payloadEnd, payloadEnd, bytes(r, d))
