@@ -1,6 +1,7 @@
 package io.livemig.cli.interop;
 
 import io.livemig.cli.testing.GuestRamFile;
+import io.livemig.cli.testing.ImageDiff;
 import io.livemig.cli.testing.QemuProcess;
 import io.livemig.cli.testing.SeedExtension;
 import io.livemig.cli.testing.VmProcess;
@@ -57,6 +58,8 @@ class BlockInteropIT {
         GuestRamFile.garbage(dstRam, RAM, ~seed.seed());
         GuestRamFile.fill(srcDisk, DISK, seed.seed() + 1);
         GuestRamFile.garbage(dstDisk, DISK, ~seed.seed() - 1);
+        Path dstDiskBefore = dir.resolve("livemig.img.before");
+        Files.copy(dstDisk, dstDiskBefore);
 
         try (VmProcess dst = VmProcess.start(dir, livemigGuest(dstRam, dstDisk, "-incoming", "tcp:127.0.0.1:0"));
              QemuProcess src = QemuProcess.start(dir, SIZE, srcRam, drive(srcDisk))) {
@@ -65,9 +68,16 @@ class BlockInteropIT {
             src.qmp().execute("migrate-set-parameters", Map.of("max-bandwidth", 1L << 30));
             setCapability(src.qmp(), "block", true);
             src.qmp().execute("migrate", Map.of("uri", "tcp:127.0.0.1:" + port));
-            awaitCompleted(src.qmp(), "QEMU source", T, () -> logs(dst.output(), src.output()));
-            awaitCompleted(dst.qmp(), "livemig destination", T, () -> logs(dst.output(), src.output()));
-            assertThat(Files.mismatch(srcDisk, dstDisk)).as("first differing byte of the images").isEqualTo(-1);
+            Map<String, Object> srcEnd = awaitCompleted(src.qmp(), "QEMU source", T, () -> logs(dst.output(), src.output()));
+            Map<String, Object> dstEnd = awaitCompleted(dst.qmp(), "livemig destination", T, () -> logs(dst.output(), src.output()));
+            String diff = ImageDiff.explain(srcDisk, dstDisk, dstDiskBefore, 1 << 20);
+            if (diff != null) {
+                Path kept = ImageDiff.keep("BlockInteropIT-" + Long.toUnsignedString(seed.seed()), srcDisk, dstDisk, dstDiskBefore);
+                Files.writeString(kept.resolve("logs.txt"), logs(dst.output(), src.output()));
+                diff += "\nQEMU source query-migrate " + srcEnd + "\nlivemig destination query-migrate " + dstEnd
+                        + "\n(images and logs kept in " + kept + ")";
+            }
+            assertThat(diff).as("how the destination image differs from the source's").isNull();
             assertThat(Files.mismatch(srcRam, dstRam)).as("first differing byte of the RAM files").isEqualTo(-1);
         }
     }
