@@ -60,7 +60,7 @@ final class AotTrainCommand implements Callable<Integer> {
             Guest src = Guest.start(dir, "src", size, -1);
             try {
                 // a fresh file: zero pages need no writing
-                PagePathWarmup.fillMixed(src.vm.memory().blocks().getFirst().segment());
+                PagePathWarmup.fillMixed(src.vm.memory().blocks().getFirst());
                 for (int r = 1; r <= rounds; r++) {
                     int port = freePort();
                     Guest dst = Guest.start(dir, "dst" + r, size, port);

@@ -32,4 +32,9 @@ public final class PageSize {
     public static boolean isAligned(long bytes) {
         return (bytes & ~TARGET_PAGE_MASK) == 0;
     }
+
+    /** {@code bytes} rounded up to a whole number of target pages. */
+    public static long alignUp(long bytes) {
+        return (bytes + TARGET_PAGE_SIZE - 1) & TARGET_PAGE_MASK;
+    }
 }

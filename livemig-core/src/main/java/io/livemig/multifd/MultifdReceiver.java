@@ -224,6 +224,7 @@ final class MultifdReceiver implements Runnable {
         if (normal == 0) {
             return;
         }
+        markReceived(normal);
         int runs = PageRuns.views(block.segment(), headerOffset, normal, scatter, 0);
         try {
             ReadableByteChannel in = channel.in();
@@ -267,6 +268,7 @@ final class MultifdReceiver implements Runnable {
         }
         MemorySegment seg = block.segment();
         if (codec != null) {
+            markReceived(normal);
             for (int i = 0; i < normal; i++) {
                 long off = header.getLong(MultifdPacketDescriptor.offsetOfPage(i));
                 MemorySegment.copy(pagesSegment, (long) i * PAGE, seg, off, PAGE);
@@ -274,9 +276,16 @@ final class MultifdReceiver implements Runnable {
         }
         for (int i = normal; i < normal + zero; i++) {
             long off = header.getLong(MultifdPacketDescriptor.offsetOfPage(i));
-            if (!ZeroPage.isZero(seg, off)) {
+            if (!block.knownZero(off) && !ZeroPage.isZero(seg, off)) {
                 seg.asSlice(off, PAGE).fill((byte) 0);
             }
+        }
+    }
+
+    /** The first {@code n} pages of the packet are about to be written into guest RAM. */
+    private void markReceived(int n) {
+        for (int i = 0; i < n; i++) {
+            block.markReceived(header.getLong(MultifdPacketDescriptor.offsetOfPage(i)), PAGE);
         }
     }
 }

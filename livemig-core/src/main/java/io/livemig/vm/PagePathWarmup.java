@@ -91,7 +91,7 @@ public final class PagePathWarmup {
         Path dir = Files.createTempDirectory(root, "livemig-warmup-");
         try (VirtualMachine src = startUnlinked(guestBytes, dir, "src", Optional.empty())) {
             for (RamBlock b : src.memory().blocks()) {
-                fillMixed(b.segment());
+                fillMixed(b);
             }
             src.setMigrateParameters(Map.of("max-bandwidth", 0L));
             for (int r = 0; r < rounds; r++) {
@@ -173,9 +173,11 @@ public final class PagePathWarmup {
     /**
      * Half random pages, half zero pages, a coin per page from {@code SplittableRandom(1)}
      * ({@code bin/bench}'s mixed content; also the AOT training's). Zero pages are left as they
-     * are, so {@code ram} must be fresh (all zero).
+     * are, so {@code block} must be fresh (all zero).
      */
-    public static void fillMixed(MemorySegment ram) {
+    public static void fillMixed(RamBlock block) {
+        block.forgetKnownZero();
+        MemorySegment ram = block.segment();
         SplittableRandom rnd = new SplittableRandom(1);
         for (long page = 0; page < ram.byteSize(); page += 4096) {
             if (rnd.nextBoolean()) {

@@ -231,6 +231,8 @@ final class MultifdFuzzHarness implements AutoCloseable {
     }
 
     void fill(byte value) {
+        guest.find("pc.ram").forgetKnownZero();
+        guest.find("vga.vram").forgetKnownZero();
         guest.find("pc.ram").segment().fill(value);
         guest.find("vga.vram").segment().fill(value);
     }

@@ -250,6 +250,7 @@ class MultifdMigrationTest {
 
     /** Random pages, one in 16 left zero. */
     static void fillRandom(RamBlock block, long seed) {
+        block.forgetKnownZero();
         SplittableRandom r = new SplittableRandom(seed);
         for (long off = 0; off < block.size(); off += 8) {
             if ((off >> 12) % 16 != 0) {
@@ -260,6 +261,7 @@ class MultifdMigrationTest {
 
     /** Text-like pages: words from a small vocabulary, so zstd shrinks them several times over. */
     static void fillCompressible(RamBlock block, long seed) {
+        block.forgetKnownZero();
         SplittableRandom r = new SplittableRandom(seed);
         String[] words = {"migration ", "page ", "dirty ", "channel ", "packet ", "guest ", "zstd ", "qemu "};
         byte[] page = new byte[4096];

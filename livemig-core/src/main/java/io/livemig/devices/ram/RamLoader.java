@@ -17,7 +17,8 @@ import java.lang.foreign.MemorySegment;
  * any byte is written, and the errors name the block and the value.
  *
  * <p>Pages are copied from the stream buffer straight into guest memory. A ZERO record leaves an
- * already-zero page untouched, so untouched memory stays unallocated.
+ * already-zero page untouched, so untouched memory stays unallocated, and does not even read a
+ * page the guest is known to hold zeros in ({@link RamBlock#knownZero}).
  *
  * <p>Threading: the incoming migration thread alone. The "previous block" used by CONTINUE is
  * kept across sections, as the source keeps it per channel.
@@ -68,13 +69,14 @@ final class RamLoader {
                                 addr, block.idstr(), fill));
                     }
                     MemorySegment seg = block.segment();
-                    if (!ZeroPage.isZero(seg, addr)) {
+                    if (!block.knownZero(addr) && !ZeroPage.isZero(seg, addr)) {
                         seg.asSlice(addr, PAGE).fill((byte) 0);
                     }
                 }
                 case RamRecordDescriptor.FLAG_PAGE -> {
                     RamBlock block = block(in, flags);
                     checkOffset(block, addr);
+                    block.markReceived(addr, PAGE);
                     in.getSegment(block.segment(), addr, PAGE);
                 }
                 case RamRecordDescriptor.FLAG_XBZRLE -> {
@@ -118,6 +120,7 @@ final class RamLoader {
                     + "len overflow (%d > %d)", addr, block.idstr(), len, PAGE));
         }
         in.getBytes(encoded, 0, len);
+        block.markReceived(addr, PAGE);
         if (XbzrleEncoder.decode(encoded, len, block.segment(), addr, PAGE) == XbzrleEncoder.BAD_ENCODING) {
             throw new StreamException(String.format("Failed to load XBZRLE page at 0x%x of block '%s': decode error",
                     addr, block.idstr()));
