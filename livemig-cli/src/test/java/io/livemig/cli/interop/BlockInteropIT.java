@@ -65,7 +65,15 @@ class BlockInteropIT {
              QemuProcess src = QemuProcess.start(dir, SIZE, srcRam, drive(srcDisk))) {
             Map<String, Object> info = dst.qmp().executeForMap("query-migrate", Map.of());
             Object port = ((Map<?, ?>) ((List<?>) info.get("socket-address")).getFirst()).get("port");
-            src.qmp().execute("migrate-set-parameters", Map.of("max-bandwidth", 1L << 30));
+            // downtime-limit 0: QEMU 7.2 completes only once nothing is pending. With the default
+            // limit it may switch over while block migration's bulk phase is still running (its
+            // pending() reports a single 1 MiB block then, under a threshold that grows with the
+            // measured bandwidth), and block_save_complete() sends only dirty blocks, so the
+            // image's tail never leaves the source. Seen here under load: 3 of 40 runs ended
+            // "completed" with the last 2-8 MiB of the destination image never written. Upstream
+            // QEMU fixed this once in block_save_pending (commit 04636dc410b1, "migration/block:
+            // fix pending() return value"); a later change there brought it back.
+            src.qmp().execute("migrate-set-parameters", Map.of("max-bandwidth", 1L << 30, "downtime-limit", 0));
             setCapability(src.qmp(), "block", true);
             src.qmp().execute("migrate", Map.of("uri", "tcp:127.0.0.1:" + port));
             Map<String, Object> srcEnd = awaitCompleted(src.qmp(), "QEMU source", T, () -> logs(dst.output(), src.output()));
