@@ -123,7 +123,10 @@ public final class Main implements Callable<Integer> {
     /** Runs {@link PagePathWarmup}; a failure costs only speed, so it is reported and the vm starts. */
     private static void warmUp() {
         try {
-            PagePathWarmup.run(new QmpWarmup(version()));
+            PagePathWarmup.Result r = PagePathWarmup.run(new QmpWarmup(version()));
+            if (Boolean.getBoolean("livemig.warmup.verbose")) {
+                System.err.printf("livemig vm: page-path warm-up: %d rounds in %d ms%n", r.rounds(), r.elapsed().toMillis());
+            }
         } catch (IOException | RuntimeException e) {
             System.err.println("livemig vm: warning: page-path warm-up failed, migrations start cold: " + e.getMessage());
         }

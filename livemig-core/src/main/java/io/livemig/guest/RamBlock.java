@@ -66,7 +66,7 @@ public final class RamBlock implements AutoCloseable {
 
     /**
      * Anonymous RAM ({@code -object memory-backend-ram,id=IDSTR,size=SIZE,prealloc=on|off}),
-     * zero filled.
+     * zero filled; a page takes memory once it is touched ({@link AnonymousMemory}).
      *
      * @param prealloc touch every page now, so the guest does not pay the first-write fault later
      */
@@ -74,7 +74,7 @@ public final class RamBlock implements AutoCloseable {
         checkArguments(idstr, size);
         Arena arena = Arena.ofShared();
         try {
-            MemorySegment segment = arena.allocate(size, PageSize.TARGET_PAGE_SIZE);
+            MemorySegment segment = AnonymousMemory.map(size, arena);
             RamBlock block = new RamBlock(idstr, size, arena, segment, 0);
             if (prealloc) {
                 block.touchAllPages();

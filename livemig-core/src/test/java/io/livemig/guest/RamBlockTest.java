@@ -155,4 +155,35 @@ class RamBlockTest {
         b.dirtyLog().harvest(bitmap);
         return java.util.BitSet.valueOf(bitmap).stream().asLongStream().toArray();
     }
+
+    /** Resident memory of this process, from /proc/self/status (Linux). */
+    private static long rssBytes() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+            }
+        }
+        throw new IllegalStateException("no VmRSS in /proc/self/status");
+    }
+
+    @Test
+    void anonymousRamTakesMemoryOnlyWhereTouchedAndPreallocTakesItAll() throws IOException {
+        long size = 256L << 20;
+        long before = rssBytes();
+        try (RamBlock lazy = RamBlock.anonymous("lazy", size, false)) {
+            long sum = 0;
+            for (long off = 0; off < size; off += 4096) {
+                sum += lazy.segment().get(ValueLayout.JAVA_LONG, off); // reads map the kernel's zero page
+            }
+            assertThat(sum).isZero();
+            assertThat(rssBytes() - before).as("resident growth after reading an untouched 256 MiB block")
+                    .isLessThan(64L << 20);
+        }
+        long afterLazy = rssBytes();
+        try (RamBlock eager = RamBlock.anonymous("eager", size, true)) {
+            assertThat(rssBytes() - afterLazy).as("resident growth of a preallocated 256 MiB block (the measure works)")
+                    .isGreaterThan(200L << 20);
+            assertThat(eager.segment().get(ValueLayout.JAVA_LONG, size - 8)).isZero();
+        }
+    }
 }

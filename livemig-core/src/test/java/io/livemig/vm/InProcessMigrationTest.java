@@ -133,7 +133,10 @@ class InProcessMigrationTest {
              VirtualMachine dst1 = VirtualMachine.start(config(size, List.of(), Optional.of("tcp:127.0.0.1:0"), false));
              VirtualMachine dst2 = VirtualMachine.start(config(size, List.of(), Optional.of("tcp:127.0.0.1:0"), false))) {
             // 8 MiB/s cannot converge against 16 MiB/s of dirtying: the migration stays in pre-copy
-            // QEMU's migrate_ensure_non_converge: a low bandwidth and a 1 ms downtime limit
+            // QEMU's migrate_ensure_non_converge: a low bandwidth and a 1 ms downtime limit. The RAM
+            // is random first, so the first pass alone takes seconds whatever the workload did by
+            // then (an untouched guest is all zero pages, sent in milliseconds)
+            MultifdMigrationTest.fillRandom(src.memory().find("mem0"), 11);
             src.setMigrateParameters(Map.of("max-bandwidth", 8L << 20, "downtime-limit", 1L));
             src.migrate(dst1.incomingAddress().orElseThrow().toString());
             await(() -> src.outgoingStatus() != MigrationStatus.SETUP && src.outgoingStatus() != MigrationStatus.ACTIVE

@@ -168,7 +168,10 @@ class MultifdMigrationTest {
     @Test
     @Timeout(60)
     void aMultifdChannelFromAGuestWithAnotherUuidIsRefusedAsQemuRefusesIt() throws Exception {
-        long size = 8L << 20;
+        // more than the loopback socket buffers of the channels hold: without a return path the
+        // source learns of the refusal only from a write that fails (8 MiB fit in the buffers, and
+        // the source then completed, as QEMU's would)
+        long size = 64L << 20;
         java.util.UUID a = java.util.UUID.fromString("11111111-2222-3333-4444-555555555555");
         java.util.UUID b = java.util.UUID.fromString("66666666-7777-8888-9999-000000000000");
         VmConfig srcConfig = new VmConfig(Optional.of("t"), Optional.of(a), "none", "mem0",
