@@ -88,6 +88,25 @@ class MultifdFuzzTest {
         fuzz("multifd channel fuzz", ITERATIONS, m::mutate);
     }
 
+    /**
+     * The mutator alone, on more cases than a run feeds the harness: every case stays within a
+     * few times its seed's size. A mutation that read a length from an already-mutated field
+     * once asked for a 2 GiB array and ended a CI run with OutOfMemoryError.
+     */
+    @Test
+    void theMutatorKeepsEveryCaseSmall() {
+        MultifdMutator m = new MultifdMutator(seeds);
+        SplittableRandom run = new SplittableRandom(RUN_SEED ^ 0x5eed);
+        long largestSeed = seeds.stream().mapToLong(s -> s.channels().stream().mapToLong(b -> b.length).sum()).max().orElseThrow();
+        for (int i = 0; i < 3 * ITERATIONS; i++) {
+            long caseSeed = run.nextLong();
+            MultifdMutator.Case c = m.mutate(caseSeed);
+            long bytes = c.input().connections().stream().mapToLong(b -> b.length).sum();
+            assertThat(bytes).as("bytes of case %d (-Dlivemig.fuzz.case=%d): %s", caseSeed, caseSeed, c.what())
+                    .isLessThanOrEqualTo(16 * largestSeed);
+        }
+    }
+
     @Test
     void mutatedInitPacketsAreClassifiedOrRefusedCleanly() throws Exception {
         MultifdMutator m = new MultifdMutator(seeds);

@@ -412,8 +412,14 @@ final class MultifdMutator {
                     return;
                 }
                 byte[] m = b.clone();
-                int from = at + HEADER_LENGTH + (r.nextBoolean() ? 0 : r.nextInt(size));
-                int len = Math.min(m.length - from, 1 + r.nextInt(size));
+                // the size field may hold any int after an earlier mutation: garble only bytes that are there
+                int span = Math.min(size, m.length - (at + HEADER_LENGTH));
+                if (span <= 0) {
+                    what.add(on + "packet " + k + " payload is cut off: nothing to garble");
+                    return;
+                }
+                int from = at + HEADER_LENGTH + (r.nextBoolean() ? 0 : r.nextInt(span));
+                int len = Math.min(m.length - from, 1 + r.nextInt(span));
                 if (len <= 0) {
                     what.add(on + "packet " + k + " payload is cut off: nothing to garble");
                     return;
