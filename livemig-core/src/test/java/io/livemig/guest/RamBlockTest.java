@@ -186,4 +186,17 @@ class RamBlockTest {
             assertThat(eager.segment().get(ValueLayout.JAVA_LONG, size - 8)).isZero();
         }
     }
+
+    @Test
+    void closingAnAnonymousBlockGivesItsMemoryBack() throws IOException {
+        long size = 128L << 20;
+        long before = rssBytes();
+        for (int i = 0; i < 4; i++) {
+            try (RamBlock b = RamBlock.anonymous("gone" + i, size, true)) {
+                b.writeLong(size - 8, i);
+            }
+        }
+        assertThat(rssBytes() - before).as("resident growth after making, touching and closing 4 × 128 MiB")
+                .isLessThan(64L << 20);
+    }
 }
