@@ -266,19 +266,16 @@ final class MultifdReceiver implements Runnable {
         if (block == null) {
             return;
         }
-        MemorySegment seg = block.segment();
         if (codec != null) {
             markReceived(normal);
+            MemorySegment seg = block.segment();
             for (int i = 0; i < normal; i++) {
                 long off = header.getLong(MultifdPacketDescriptor.offsetOfPage(i));
                 MemorySegment.copy(pagesSegment, (long) i * PAGE, seg, off, PAGE);
             }
         }
         for (int i = normal; i < normal + zero; i++) {
-            long off = header.getLong(MultifdPacketDescriptor.offsetOfPage(i));
-            if (!block.knownZero(off) && !ZeroPage.isZero(seg, off)) {
-                seg.asSlice(off, PAGE).fill((byte) 0);
-            }
+            ZeroPage.load(block, header.getLong(MultifdPacketDescriptor.offsetOfPage(i)));
         }
     }
 

@@ -21,7 +21,7 @@ import java.util.SplittableRandom;
  * commands inserted (known, unknown, wrong lengths); RAM, block and vfio records retargeted
  * (offsets outside a block, wrong block sizes, unknown names, huge lengths).
  */
-final class Mutator {
+public final class Mutator {
 
     static final long[] INTERESTING = {0, 1, 2, 0x7e, 0x7f, 0x80, 0xff, 0x100, 0xfff, 0x1000, 0x7fff, 0x8000, 0xffff,
             0x10000, 0x3ffff, 0x40000, 0x7fffffffL, 0x80000000L, 0xffffffffL, 0x100000000L, 0x7fffffffffffffffL,
@@ -353,7 +353,8 @@ final class Mutator {
         return b;
     }
 
-    static byte[] splice(byte[] b, int from, int to, byte[] ins) {
+    /** {@code b} with {@code [from, to)} (clamped to {@code b}) replaced by {@code ins}; the fuzzers' one splice. */
+    public static byte[] splice(byte[] b, int from, int to, byte[] ins) {
         from = Math.max(0, Math.min(from, b.length));
         to = Math.max(from, Math.min(to, b.length));
         byte[] out = new byte[b.length - (to - from) + ins.length];

@@ -285,23 +285,7 @@ final class MultifdFuzzHarness implements AutoCloseable {
         MemChannel(byte[] data, int chunk, boolean scattering) {
             this.data = data;
             this.chunk = chunk;
-            Scattering s = new Scattering();
-            this.in = scattering ? s : new java.nio.channels.ReadableByteChannel() {
-                @Override
-                public int read(ByteBuffer dst) throws IOException {
-                    return readInto(dst);
-                }
-
-                @Override
-                public boolean isOpen() {
-                    return !closed;
-                }
-
-                @Override
-                public void close() {
-                    closed = true;
-                }
-            };
+            this.in = scattering ? new Scattering() : new Plain();
         }
 
         private synchronized int readInto(ByteBuffer dst) throws IOException {
@@ -317,12 +301,26 @@ final class MultifdFuzzHarness implements AutoCloseable {
             return n;
         }
 
-        private class Scattering implements ScatteringByteChannel {
+        /** A socket's plain reads. */
+        private class Plain implements java.nio.channels.ReadableByteChannel {
             @Override
             public int read(ByteBuffer dst) throws IOException {
                 return readInto(dst);
             }
 
+            @Override
+            public boolean isOpen() {
+                return !closed;
+            }
+
+            @Override
+            public void close() {
+                closed = true;
+            }
+        }
+
+        /** Plain reads and a socket's scattering reads. */
+        private class Scattering extends Plain implements ScatteringByteChannel {
             @Override
             public long read(ByteBuffer[] dsts, int offset, int length) throws IOException {
                 long total = 0;
@@ -345,16 +343,6 @@ final class MultifdFuzzHarness implements AutoCloseable {
             @Override
             public long read(ByteBuffer[] dsts) throws IOException {
                 return read(dsts, 0, dsts.length);
-            }
-
-            @Override
-            public boolean isOpen() {
-                return !closed;
-            }
-
-            @Override
-            public void close() {
-                closed = true;
             }
         }
 

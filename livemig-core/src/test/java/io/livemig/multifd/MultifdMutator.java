@@ -8,6 +8,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.SplittableRandom;
 
+import static io.livemig.fuzz.Mutator.splice;
 import static io.livemig.multifd.MultifdPacketDescriptor.HEADER_LENGTH;
 import static io.livemig.multifd.MultifdPacketDescriptor.INIT_LENGTH;
 import static io.livemig.multifd.MultifdPacketDescriptor.PAGE;
@@ -466,16 +467,6 @@ final class MultifdMutator {
         return k + 1 < starts.length ? starts[k + 1] : Math.min(b.length,
                 starts[k] + HEADER_LENGTH + (int) Math.min(MultifdPacketDescriptor.MAX_COMPRESSED_LENGTH,
                         Integer.toUnsignedLong(ByteBuffer.wrap(b).getInt(starts[k] + MultifdPacketDescriptor.NEXT_PACKET_SIZE_OFFSET))));
-    }
-
-    static byte[] splice(byte[] b, int from, int to, byte[] with) {
-        from = Math.max(0, Math.min(from, b.length));
-        to = Math.max(from, Math.min(to, b.length));
-        byte[] out = new byte[b.length - (to - from) + with.length];
-        System.arraycopy(b, 0, out, 0, from);
-        System.arraycopy(with, 0, out, from, with.length);
-        System.arraycopy(b, to, out, from + with.length, b.length - to);
-        return out;
     }
 
     private static byte[] concat(byte[] a, byte[] b) {

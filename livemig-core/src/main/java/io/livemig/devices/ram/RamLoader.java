@@ -9,7 +9,6 @@ import io.livemig.stream.SectionType;
 import io.livemig.stream.StreamException;
 
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
 
 /**
  * The destination half of RAM migration (QEMU's {@code ram_load_precopy}). The stream is
@@ -68,10 +67,7 @@ final class RamLoader {
                         throw new StreamException(String.format("ram: zero page at 0x%x of block '%s' has fill byte 0x%02x, must be 0",
                                 addr, block.idstr(), fill));
                     }
-                    MemorySegment seg = block.segment();
-                    if (!block.knownZero(addr) && !ZeroPage.isZero(seg, addr)) {
-                        seg.asSlice(addr, PAGE).fill((byte) 0);
-                    }
+                    ZeroPage.load(block, addr);
                 }
                 case RamRecordDescriptor.FLAG_PAGE -> {
                     RamBlock block = block(in, flags);

@@ -1,6 +1,7 @@
 package io.livemig.devices.ram;
 
 import io.livemig.guest.PageSize;
+import io.livemig.guest.RamBlock;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -38,5 +39,18 @@ public final class ZeroPage {
             }
         }
         return true;
+    }
+
+    /**
+     * The destination's ZERO record: leaves the page at {@code offset} of {@code block} zero,
+     * without reading it when the block knows it still holds its first zeros
+     * ({@link RamBlock#knownZero}), without writing it when it already is zero (so untouched memory
+     * stays unallocated).
+     */
+    public static void load(RamBlock block, long offset) {
+        MemorySegment seg = block.segment();
+        if (!block.knownZero(offset) && !isZero(seg, offset)) {
+            seg.asSlice(offset, PAGE).fill((byte) 0);
+        }
     }
 }
