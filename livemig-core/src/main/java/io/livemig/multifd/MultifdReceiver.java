@@ -52,9 +52,11 @@ final class MultifdReceiver implements Runnable {
     private final ByteBuffer compressed;
     /** views of guest RAM, one per run of consecutive pages, for the payload's scattering read */
     private final ByteBuffer[] scatter = new ByteBuffer[MultifdPacketDescriptor.PAGES_PER_PACKET];
-    private final java.util.function.IntToLongFunction headerOffset =
-            k -> header.getLong(MultifdPacketDescriptor.offsetOfPage(k));
+    /** the packet's page offsets, normal pages then zero pages, copied out of {@link #header} once */
+    private final long[] offsets = new long[MultifdPacketDescriptor.PAGES_PER_PACKET];
     private RamBlock block;
+    /** {@link #block}'s idstr as the header carries it, to keep the block while packets name the same one */
+    private byte[] blockName;
     private int normal;
     private int zero;
     private int flags;
@@ -177,6 +179,14 @@ final class MultifdReceiver implements Runnable {
             block = null;
             return;
         }
+        if (block == null || !MultifdPacketDescriptor.blockNameEquals(header, blockName)) {
+            findBlock();
+        }
+        MultifdPacketDescriptor.readOffsets(header, offsets, normal + zero);
+        checkOffsets(block, offsets, normal + zero);
+    }
+
+    private void findBlock() throws StreamException {
         String name = MultifdPacketDescriptor.blockName(header);
         if (name == null) {
             throw new StreamException("ramblock name is not NUL-terminated");
@@ -185,13 +195,22 @@ final class MultifdReceiver implements Runnable {
         if (block == null) {
             throw new StreamException("unknown ram block " + name);
         }
-        for (int i = 0; i < normal + zero; i++) {
-            long off = header.getLong(MultifdPacketDescriptor.offsetOfPage(i));
-            if (off < 0 || off > block.size() - PAGE || (off & (PAGE - 1)) != 0) {
-                throw new StreamException(String.format("Illegal RAM offset 0x%x in block '%s' (size 0x%x)",
-                        off, block.idstr(), block.size()));
+        blockName = name.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    private static void checkOffsets(RamBlock block, long[] offsets, int count) throws StreamException {
+        long last = block.size() - PAGE;
+        for (int i = 0; i < count; i++) {
+            long off = offsets[i];
+            if (off < 0 || off > last || (off & (PAGE - 1)) != 0) {
+                throw illegalOffset(block, off);
             }
         }
+    }
+
+    private static StreamException illegalOffset(RamBlock block, long off) {
+        return new StreamException(String.format("Illegal RAM offset 0x%x in block '%s' (size 0x%x)",
+                off, block.idstr(), block.size()));
     }
 
     private void readPayload() throws IOException {
@@ -225,7 +244,7 @@ final class MultifdReceiver implements Runnable {
             return;
         }
         markReceived(normal);
-        int runs = PageRuns.views(block.segment(), headerOffset, normal, scatter, 0);
+        int runs = PageRuns.views(block.segment(), offsets, normal, scatter, 0);
         try {
             ReadableByteChannel in = channel.in();
             ByteBuffer last = scatter[runs - 1];
@@ -270,19 +289,19 @@ final class MultifdReceiver implements Runnable {
             markReceived(normal);
             MemorySegment seg = block.segment();
             for (int i = 0; i < normal; i++) {
-                long off = header.getLong(MultifdPacketDescriptor.offsetOfPage(i));
+                long off = offsets[i];
                 MemorySegment.copy(pagesSegment, (long) i * PAGE, seg, off, PAGE);
             }
         }
         for (int i = normal; i < normal + zero; i++) {
-            ZeroPage.load(block, header.getLong(MultifdPacketDescriptor.offsetOfPage(i)));
+            ZeroPage.load(block, offsets[i]);
         }
     }
 
     /** The first {@code n} pages of the packet are about to be written into guest RAM. */
     private void markReceived(int n) {
         for (int i = 0; i < n; i++) {
-            block.markReceived(header.getLong(MultifdPacketDescriptor.offsetOfPage(i)), PAGE);
+            block.markReceived(offsets[i], PAGE);
         }
     }
 }

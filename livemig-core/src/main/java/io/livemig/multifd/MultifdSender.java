@@ -53,7 +53,6 @@ final class MultifdSender implements Runnable {
     private int gathered;
     /** the packet's offsets in wire order: normal pages, then zero pages */
     private final long[] ordered = new long[MultifdPacketDescriptor.PAGES_PER_PACKET];
-    private final java.util.function.IntToLongFunction orderedAt = k -> ordered[k];
     private final long[] zeros = new long[MultifdPacketDescriptor.PAGES_PER_PACKET];
     private int normal;
     private int zero;
@@ -163,7 +162,7 @@ final class MultifdSender implements Runnable {
         MemorySegment seg = p.block.segment();
         gathered = 1;
         if (codec == null) {
-            gathered = PageRuns.views(seg, orderedAt, normal, gather, 1); // no copy
+            gathered = PageRuns.views(seg, ordered, normal, gather, 1); // no copy
             return normal * PAGE;
         }
         if (normal == 0) {

@@ -4,7 +4,6 @@ import io.livemig.guest.PageSize;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
-import java.util.function.IntToLongFunction;
 
 /**
  * The zero-copy payload of an uncompressed multifd packet, on both sides: views of guest RAM, one
@@ -20,17 +19,17 @@ final class PageRuns {
     }
 
     /**
-     * Puts the views of the {@code count} pages at {@code offsetOf(0..count-1)} of {@code seg}
+     * Puts the views of the {@code count} pages at {@code offsets[0..count)} of {@code seg}
      * into {@code into} from index {@code from}; returns the index after the last view. The
      * offsets were checked against the block by the caller.
      */
-    static int views(MemorySegment seg, IntToLongFunction offsetOf, int count, ByteBuffer[] into, int from) {
+    static int views(MemorySegment seg, long[] offsets, int count, ByteBuffer[] into, int from) {
         int n = from;
         int i = 0;
         while (i < count) {
-            long start = offsetOf.applyAsLong(i);
+            long start = offsets[i];
             int j = i + 1;
-            while (j < count && offsetOf.applyAsLong(j) == start + (long) (j - i) * PAGE) {
+            while (j < count && offsets[j] == start + (long) (j - i) * PAGE) {
                 j++;
             }
             into[n++] = seg.asSlice(start, (long) (j - i) * PAGE).asByteBuffer();

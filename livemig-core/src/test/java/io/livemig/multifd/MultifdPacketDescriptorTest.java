@@ -22,6 +22,28 @@ class MultifdPacketDescriptorTest {
     }
 
     @Test
+    void headerOverwritesEveryByteOfAReusedBuffer() {
+        long[] offsets = new long[128];
+        for (int i = 0; i < 5; i++) {
+            offsets[i] = 0x1000L * (i + 1);
+        }
+        byte[] name = "pc.ram".getBytes(StandardCharsets.UTF_8);
+        ByteBuffer fresh = ByteBuffer.allocate(MultifdPacketDescriptor.HEADER_LENGTH);
+        MultifdPacketDescriptor.writeHeader(fresh, 0, 3, 2, 3 * 4096, 9, name, offsets);
+        ByteBuffer reused = ByteBuffer.allocateDirect(MultifdPacketDescriptor.HEADER_LENGTH);
+        while (reused.hasRemaining()) {
+            reused.put((byte) 0xa5); // the previous packet's bytes: a longer name, more slots
+        }
+        reused.position(17); // writeHeader writes from index 0 whatever the position
+        MultifdPacketDescriptor.writeHeader(reused, 0, 3, 2, 3 * 4096, 9, name, offsets);
+        assertThat(reused.position()).isEqualTo(17);
+        assertThat(reused.clear()).isEqualTo(fresh.clear());
+        long[] back = new long[5];
+        MultifdPacketDescriptor.readOffsets(reused, back, 5);
+        assertThat(back).containsExactly(0x1000, 0x2000, 0x3000, 0x4000, 0x5000);
+    }
+
+    @Test
     void headerGoldenBytesAndLayout() {
         assertThat(MultifdPacketDescriptor.HEADER_LENGTH).isEqualTo(1344);
         assertThat(MultifdPacketDescriptor.PAGES_PER_PACKET).isEqualTo(128);
