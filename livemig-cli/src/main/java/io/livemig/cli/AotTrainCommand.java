@@ -51,6 +51,10 @@ final class AotTrainCommand implements Callable<Integer> {
     @Option(names = "--rounds", defaultValue = "2", description = "migrations, each to a fresh destination (default ${DEFAULT-VALUE})")
     int rounds;
 
+    @Option(names = "--multifd-rounds", defaultValue = "2",
+            description = "of the rounds, the last ones with multifd, 2 channels (default ${DEFAULT-VALUE})")
+    int multifdRounds;
+
     @Override
     public Integer call() throws Exception {
         Path shm = Path.of("/dev/shm");
@@ -61,10 +65,16 @@ final class AotTrainCommand implements Callable<Integer> {
             try {
                 // a fresh file: zero pages need no writing
                 PagePathWarmup.fillMixed(src.vm.memory().blocks().getFirst());
-                for (int r = 1; r <= rounds; r++) {
+                for (int r = 1; r <= rounds + multifdRounds; r++) {
                     int port = freePort();
                     Guest dst = Guest.start(dir, "dst" + r, size, port);
                     try {
+                        if (r > rounds) {
+                            for (Guest g : List.of(src, dst)) {
+                                g.qmp.execute("migrate-set-capabilities",
+                                        Map.of("capabilities", List.of(Map.of("capability", "multifd", "state", true))));
+                            }
+                        }
                         src.qmp.execute("migrate", Map.of("uri", "tcp:127.0.0.1:" + port));
                         await(dst.qmp, "destination");
                         await(src.qmp, "source");

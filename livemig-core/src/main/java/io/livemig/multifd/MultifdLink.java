@@ -61,7 +61,7 @@ public final class MultifdLink {
         MultifdCompression method = MultifdCompression.fromQapi(params.multifdCompression());
         int level = method == MultifdCompression.ZLIB ? params.multifdZlibLevel() : params.multifdZstdLevel();
         MultifdSendGroup g = MultifdSendGroup.open(uri, params.multifdChannels(), method, level, uuid, timeout,
-                wrapper, params::stallTimeoutMs);
+                wrapper, params::stallTimeoutMs, params.multifdPacketPages());
         send = g;
         return g;
     }

@@ -48,6 +48,8 @@ public final class MultifdSendGroup implements AutoCloseable {
     private final List<MigrationChannel> channels;
     private final ArrayBlockingQueue<MultifdSendPacket> free;
     private final Semaphore syncsSent = new Semaphore(0);
+    /** a packet goes out when it holds this many pages (128, QEMU's; fewer only in the warm-up) */
+    private final int packetPages;
     private volatile Throwable error;
     /** owned by the migration thread */
     private MultifdSendPacket current;
@@ -57,8 +59,9 @@ public final class MultifdSendGroup implements AutoCloseable {
     final MultifdProgress progress;
 
     private MultifdSendGroup(List<MigrationChannel> channels, MultifdCompression compression, int level,
-                             LongSupplier stallTimeoutMs) {
+                             LongSupplier stallTimeoutMs, int packetPages) {
         int n = channels.size();
+        this.packetPages = packetPages;
         this.progress = new MultifdProgress(stallTimeoutMs);
         this.channels = channels;
         int pool = 2 * n + 1;
@@ -80,16 +83,22 @@ public final class MultifdSendGroup implements AutoCloseable {
      */
     public static MultifdSendGroup open(MigrationUri uri, int count, MultifdCompression compression, int level,
                                         UUID uuid, Duration timeout, ChannelWrapper wrapper) throws IOException {
-        return open(uri, count, compression, level, uuid, timeout, wrapper, () -> 0);
+        return open(uri, count, compression, level, uuid, timeout, wrapper, () -> 0,
+                MultifdPacketDescriptor.PAGES_PER_PACKET);
     }
 
     /**
      * As above, with {@code x-stall-timeout} ({@code stallTimeoutMs}, 0 = off) bounding how long
-     * the migration thread waits for a sync or a free packet while no channel moves a byte.
+     * the migration thread waits for a sync or a free packet while no channel moves a byte, and
+     * packets of at most {@code packetPages} pages (1..128).
      */
     public static MultifdSendGroup open(MigrationUri uri, int count, MultifdCompression compression, int level,
                                         UUID uuid, Duration timeout, ChannelWrapper wrapper,
-                                        LongSupplier stallTimeoutMs) throws IOException {
+                                        LongSupplier stallTimeoutMs, int packetPages) throws IOException {
+        if (packetPages < 1 || packetPages > MultifdPacketDescriptor.PAGES_PER_PACKET) {
+            throw new IllegalArgumentException("multifd packet pages must be 1.."
+                    + MultifdPacketDescriptor.PAGES_PER_PACKET + ", got " + packetPages);
+        }
         List<MigrationChannel> opened = new ArrayList<>();
         try {
             ByteBuffer init = ByteBuffer.allocate(MultifdPacketDescriptor.INIT_LENGTH);
@@ -108,7 +117,7 @@ public final class MultifdSendGroup implements AutoCloseable {
             }
             throw new IOException("multifd: cannot open channel " + opened.size() + " to " + uri + ": " + e.getMessage(), e);
         }
-        MultifdSendGroup g = new MultifdSendGroup(List.copyOf(opened), compression, level, stallTimeoutMs);
+        MultifdSendGroup g = new MultifdSendGroup(List.copyOf(opened), compression, level, stallTimeoutMs, packetPages);
         for (MultifdSender s : g.senders) {
             s.start();
         }
@@ -129,7 +138,7 @@ public final class MultifdSendGroup implements AutoCloseable {
      * block changes. Returns false once the group has failed.
      */
     public boolean queuePage(RamBlock block, byte[] name, long offset) {
-        if (current != null && (current.block != block || current.count == MultifdPacketDescriptor.PAGES_PER_PACKET)) {
+        if (current != null && (current.block != block || current.count == packetPages)) {
             dispatch();
         }
         if (current == null) {

@@ -51,6 +51,12 @@ public final class MigrationParameters {
     private volatile IterationPolicy iteratePolicy = IterationPolicy.FAIR;
     /** ms a read or write may block without moving a byte before the migration fails; 0 = never */
     private volatile long stallTimeoutMs = DEFAULT_STALL_TIMEOUT_MS;
+    /**
+     * Pages a multifd packet carries at most, 1..128; taken when a migration starts. Not a QMP
+     * parameter: only the page-path warm-up lowers it (see {@code PagePathWarmup}). The wire is the
+     * same either way: every packet has 128 slots and says how many it uses.
+     */
+    private volatile int multifdPacketPages = io.livemig.multifd.MultifdPacketDescriptor.PAGES_PER_PACKET;
 
     /** QEMU's {@code tls-creds}: a tls-creds-x509 directory; empty = TLS off; taken when a connection is made */
     private volatile String tlsCreds = "";
@@ -85,6 +91,19 @@ public final class MigrationParameters {
 
     public void tlsHostname(String name) {
         this.tlsHostname = name;
+    }
+
+    public int multifdPacketPages() {
+        return multifdPacketPages;
+    }
+
+    /** @throws IllegalArgumentException unless {@code pages} is 1..128 */
+    public void multifdPacketPages(int pages) {
+        if (pages < 1 || pages > io.livemig.multifd.MultifdPacketDescriptor.PAGES_PER_PACKET) {
+            throw new IllegalArgumentException("multifd packet pages must be 1.."
+                    + io.livemig.multifd.MultifdPacketDescriptor.PAGES_PER_PACKET + ", got " + pages);
+        }
+        this.multifdPacketPages = pages;
     }
 
     public long stallTimeoutMs() {

@@ -48,6 +48,16 @@ public final class PagePathWarmup {
      * them a first multifd migration ran 1.5x slower than one channel, docs/benchmarks.md).
      */
     public static final int MULTIFD_ROUNDS = 2;
+    /**
+     * Pages per multifd packet in the warm-up (a real migration: 128). The multifd code runs once
+     * per packet, and its methods reach C2 after some thousands of calls: with full packets the
+     * warm-up's 48 packets per round left them in C1, and C2 compiled them, with the JDK code
+     * they call, during the first real multifd migration (0.3 CPU-s on the source; two channels
+     * were slower than one). With 4-page packets the same rounds make 32 times as many calls, and
+     * the first 1 GiB multifd migration's compiler threads use 0.15 s on the source and 0.01 s
+     * on the destination (docs/benchmarks.md).
+     */
+    static final int MULTIFD_PACKET_PAGES = 4;
     private static final List<Map<String, Object>> MULTIFD_ON = List.of(Map.of("capability", "multifd", "state", true));
 
     private static final Duration ROUND_TIMEOUT = Duration.ofSeconds(30);
@@ -94,6 +104,7 @@ public final class PagePathWarmup {
                 fillMixed(b);
             }
             src.setMigrateParameters(Map.of("max-bandwidth", 0L));
+            src.migrationParameters().multifdPacketPages(MULTIFD_PACKET_PAGES);
             for (int r = 0; r < rounds; r++) {
                 try (VirtualMachine dst = startUnlinked(guestBytes, dir, "dst" + r, Optional.of("tcp:127.0.0.1:0"))) {
                     if (r == rounds - Math.min(MULTIFD_ROUNDS, rounds / 2)) {
@@ -171,16 +182,27 @@ public final class PagePathWarmup {
     }
 
     /**
-     * Half random pages, half zero pages, a coin per page from {@code SplittableRandom(1)}
-     * ({@code bin/bench}'s mixed content; also the AOT training's). Zero pages are left as they
-     * are, so {@code block} must be fresh (all zero).
+     * The warm-up's and the AOT training's guest content: the first half random pages, the next
+     * quarter zero pages, the last quarter a coin per page (random or zero), all from
+     * {@code SplittableRandom(1)}. Zero pages are left as they are, so {@code block} must be fresh
+     * (all zero).
+     *
+     * <p>Why regions and not only coins: the JIT compiles the page loops for the branches it saw.
+     * With a coin per page every multifd packet held both kinds and every run of pages was short;
+     * a real guest's random RAM (packets of 128 normal pages, one run each) then hit branches the
+     * compiled code had never taken, and the first real multifd migration deoptimized and
+     * recompiled {@code PageRuns.views} and {@code detectZeroPages} on its two CPUs
+     * (docs/benchmarks.md).
      */
     public static void fillMixed(RamBlock block) {
         block.forgetKnownZero();
         MemorySegment ram = block.segment();
+        long pages = ram.byteSize() / 4096;
         SplittableRandom rnd = new SplittableRandom(1);
-        for (long page = 0; page < ram.byteSize(); page += 4096) {
-            if (rnd.nextBoolean()) {
+        for (long p = 0; p < pages; p++) {
+            boolean random = p < pages / 2 || (p >= pages * 3 / 4 && rnd.nextBoolean());
+            if (random) {
+                long page = p * 4096;
                 for (long i = 0; i < 4096; i += 8) {
                     ram.set(ValueLayout.JAVA_LONG_UNALIGNED, page + i, rnd.nextLong());
                 }

@@ -481,6 +481,11 @@ public final class VirtualMachine implements AutoCloseable {
         return x;
     }
 
+    /** The parameters themselves, for settings QMP does not carry (the warm-up's packet size). */
+    MigrationParameters migrationParameters() {
+        return params;
+    }
+
     /** QMP {@code query-migrate-parameters}. */
     public Map<String, Object> queryMigrateParameters() {
         return MigrationParametersCodec.query(params);

@@ -47,7 +47,7 @@ class MultifdStallTest {
                 block.segment().set(ValueLayout.JAVA_LONG_UNALIGNED, off, r.nextLong() | 1);
             }
             MultifdSendGroup g = MultifdSendGroup.open(uri, 1, MultifdCompression.NONE, 1, new UUID(0, 0), CONNECT,
-                    ChannelWrapper.NONE, () -> 200);
+                    ChannelWrapper.NONE, () -> 200, MultifdPacketDescriptor.PAGES_PER_PACKET);
             try (MigrationChannel silent = listener.accept()) { // accepted, never read
                 byte[] name = "mem0".getBytes(StandardCharsets.UTF_8);
                 long start = System.nanoTime();

@@ -74,6 +74,35 @@ class MultifdMigrationTest {
     }
 
     /**
+     * The warm-up's short packets ({@code PagePathWarmup.MULTIFD_PACKET_PAGES}): the same pages in
+     * packets of at most 4, so one header per 4 pages on the wire, and the destination's RAM equal.
+     */
+    @Test
+    @Timeout(60)
+    void packetsOfFourPagesCarryEveryPageWithAHeaderPerFour() throws Exception {
+        long size = 16L << 20;
+        long seed = new SplittableRandom().nextLong();
+        try (VirtualMachine src = VirtualMachine.start(config(size, List.of(), Optional.empty(), false));
+             VirtualMachine dst = VirtualMachine.start(config(size, List.of(), Optional.of("tcp:127.0.0.1:0"), false))) {
+            fillRandom(src.memory().find("mem0"), seed);
+            enableMultifd(src, 2, "none");
+            enableMultifd(dst, 2, "none");
+            src.setMigrateParameters(Map.of("max-bandwidth", 0L));
+            src.migrationParameters().multifdPacketPages(PagePathWarmup.MULTIFD_PACKET_PAGES);
+            migrateAndCheck(src, dst, "seed " + seed);
+            Map<String, Object> ram = ram(src);
+            long normal = (Long) ram.get("normal");
+            long minPackets = (normal + PagePathWarmup.MULTIFD_PACKET_PAGES - 1) / PagePathWarmup.MULTIFD_PACKET_PAGES;
+            assertThat((Long) ram.get("multifd-bytes")).as("seed %d: %s", seed, ram)
+                    .isGreaterThanOrEqualTo(normal * 4096 + minPackets * io.livemig.multifd.MultifdPacketDescriptor.HEADER_LENGTH);
+        }
+        assertThatThrownBy(() -> new io.livemig.savevm.MigrationParameters().multifdPacketPages(129))
+                .hasMessage("multifd packet pages must be 1..128, got 129");
+        assertThatThrownBy(() -> new io.livemig.savevm.MigrationParameters().multifdPacketPages(0))
+                .hasMessage("multifd packet pages must be 1..128, got 0");
+    }
+
+    /**
      * The reordering hazard (reference §10 item 16): a small hot set is rewritten on every pass,
      * so each of its pages travels many times, on whichever channel its packet lands. Without the
      * SYNC/MULTIFD_FLUSH barrier at each wrap, an older copy of a page still queued on a busy
