@@ -182,10 +182,11 @@ public final class PagePathWarmup {
     }
 
     /**
-     * The warm-up's and the AOT training's guest content: the first half random pages, the next
-     * quarter zero pages, the last quarter a coin per page (random or zero), all from
-     * {@code SplittableRandom(1)}. Zero pages are left as they are, so {@code block} must be fresh
-     * (all zero).
+     * The warm-up's and the AOT training's guest content: the first 3/8 random pages, the next
+     * 3/8 zero pages, the last quarter a coin per page (random or zero), all from
+     * {@code SplittableRandom(1)}: half the pages random, as with a coin per page, so the
+     * warm-up's peak RSS stays where it was. Zero pages are left as they are, so {@code block}
+     * must be fresh (all zero).
      *
      * <p>Why regions and not only coins: the JIT compiles the page loops for the branches it saw.
      * With a coin per page every multifd packet held both kinds and every run of pages was short;
@@ -200,7 +201,7 @@ public final class PagePathWarmup {
         long pages = ram.byteSize() / 4096;
         SplittableRandom rnd = new SplittableRandom(1);
         for (long p = 0; p < pages; p++) {
-            boolean random = p < pages / 2 || (p >= pages * 3 / 4 && rnd.nextBoolean());
+            boolean random = p < pages * 3 / 8 || (p >= pages * 3 / 4 && rnd.nextBoolean());
             if (random) {
                 long page = p * 4096;
                 for (long i = 0; i < 4096; i += 8) {
