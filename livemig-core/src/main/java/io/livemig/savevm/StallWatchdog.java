@@ -2,6 +2,7 @@ package io.livemig.savevm;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.util.concurrent.TimeUnit;
@@ -113,14 +114,14 @@ public final class StallWatchdog implements Runnable, AutoCloseable {
 
     @FunctionalInterface
     private interface Io {
-        int run() throws IOException;
+        long run() throws IOException;
     }
 
     /** Runs one read or write of the owner thread, marking it in progress and counting what moved. */
-    private int counted(Io io) throws IOException {
+    private long counted(Io io) throws IOException {
         inIo = true;
         try {
-            int n = io.run();
+            long n = io.run();
             if (n > 0) {
                 moved = moved + n; // single writer: the thread that owns the stream
             }
@@ -130,12 +131,43 @@ public final class StallWatchdog implements Runnable, AutoCloseable {
         }
     }
 
-    /** {@code ch} with its writes watched. */
+    /**
+     * {@code ch} with its writes watched; gathering if {@code ch} is (the stream's pages then go
+     * from guest RAM to the socket in one {@code writev}, see {@code MigrationOutput}).
+     */
     public WritableByteChannel watch(WritableByteChannel ch) {
+        if (ch instanceof GatheringByteChannel g) {
+            return new GatheringByteChannel() {
+                @Override
+                public int write(ByteBuffer src) throws IOException {
+                    return (int) counted(() -> g.write(src));
+                }
+
+                @Override
+                public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
+                    return counted(() -> g.write(srcs, offset, length));
+                }
+
+                @Override
+                public long write(ByteBuffer[] srcs) throws IOException {
+                    return write(srcs, 0, srcs.length);
+                }
+
+                @Override
+                public boolean isOpen() {
+                    return g.isOpen();
+                }
+
+                @Override
+                public void close() throws IOException {
+                    g.close();
+                }
+            };
+        }
         return new WritableByteChannel() {
             @Override
             public int write(ByteBuffer src) throws IOException {
-                return counted(() -> ch.write(src));
+                return (int) counted(() -> ch.write(src));
             }
 
             @Override
@@ -155,7 +187,7 @@ public final class StallWatchdog implements Runnable, AutoCloseable {
         return new ReadableByteChannel() {
             @Override
             public int read(ByteBuffer dst) throws IOException {
-                return counted(() -> ch.read(dst));
+                return (int) counted(() -> ch.read(dst));
             }
 
             @Override

@@ -287,11 +287,13 @@ final class RamSaver {
             }
         }
         long word = page * PAGE | RamRecordDescriptor.FLAG_PAGE;
-        if (blockIndex == lastSentBlock) {
-            out.putBe64AndSegment(word | RamRecordDescriptor.FLAG_CONTINUE, seg, offset, PAGE);
-        } else {
+        if (useXbzrle) {
+            // the destination must get exactly the bytes XBZRLE's cache now holds: copy them now
             putHeader(out, blockIndex, word);
             out.putSegment(seg, offset, PAGE);
+        } else {
+            putHeader(out, blockIndex, word);
+            out.putSegmentAsync(seg, offset, PAGE); // from guest RAM at the flush, as QEMU's
         }
         normalPages++;
     }
