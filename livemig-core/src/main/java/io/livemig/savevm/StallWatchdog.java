@@ -2,7 +2,6 @@ package io.livemig.savevm;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.util.concurrent.TimeUnit;
@@ -114,14 +113,14 @@ public final class StallWatchdog implements Runnable, AutoCloseable {
 
     @FunctionalInterface
     private interface Io {
-        long run() throws IOException;
+        int run() throws IOException;
     }
 
     /** Runs one read or write of the owner thread, marking it in progress and counting what moved. */
-    private long counted(Io io) throws IOException {
+    private int counted(Io io) throws IOException {
         inIo = true;
         try {
-            long n = io.run();
+            int n = io.run();
             if (n > 0) {
                 moved = moved + n; // single writer: the thread that owns the stream
             }
@@ -131,43 +130,12 @@ public final class StallWatchdog implements Runnable, AutoCloseable {
         }
     }
 
-    /**
-     * {@code ch} with its writes watched; gathering if {@code ch} is (the stream's pages then go
-     * from guest RAM to the socket in one {@code writev}, see {@code MigrationOutput}).
-     */
+    /** {@code ch} with its writes watched. */
     public WritableByteChannel watch(WritableByteChannel ch) {
-        if (ch instanceof GatheringByteChannel g) {
-            return new GatheringByteChannel() {
-                @Override
-                public int write(ByteBuffer src) throws IOException {
-                    return (int) counted(() -> g.write(src));
-                }
-
-                @Override
-                public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
-                    return counted(() -> g.write(srcs, offset, length));
-                }
-
-                @Override
-                public long write(ByteBuffer[] srcs) throws IOException {
-                    return write(srcs, 0, srcs.length);
-                }
-
-                @Override
-                public boolean isOpen() {
-                    return g.isOpen();
-                }
-
-                @Override
-                public void close() throws IOException {
-                    g.close();
-                }
-            };
-        }
         return new WritableByteChannel() {
             @Override
             public int write(ByteBuffer src) throws IOException {
-                return (int) counted(() -> ch.write(src));
+                return counted(() -> ch.write(src));
             }
 
             @Override
@@ -187,7 +155,7 @@ public final class StallWatchdog implements Runnable, AutoCloseable {
         return new ReadableByteChannel() {
             @Override
             public int read(ByteBuffer dst) throws IOException {
-                return (int) counted(() -> ch.read(dst));
+                return counted(() -> ch.read(dst));
             }
 
             @Override

@@ -2,8 +2,9 @@ package io.livemig.stream;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
-import java.nio.channels.GatheringByteChannel;
+import java.nio.ByteOrder;
 import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
 
@@ -13,21 +14,14 @@ import java.nio.charset.StandardCharsets;
  *
  * <p>Design. Records are copied into one direct buffer (256 KiB by default) and the buffer is
  * written to the channel whole when it fills or on {@link #flush()}. One write per 256 KiB costs
- * far less than a write per record. The size is set by the cache, not by syscalls: a buffer that
- * fits the core's L2 (512 KiB here) is still there when the kernel copies it out, and the same
- * holds on the destination ({@link MigrationInput}). Measured with a 1 GiB random guest, thread
- * CPU of the migration and incoming threads: 4 MiB buffers 0.52-0.62 s and 0.65-0.76 s, 256 KiB
- * 0.38-0.50 s and 0.36-0.61 s; 64 KiB and 512 KiB no better than 256 KiB (docs/benchmarks.md).
- *
- * <p>Pages without a copy ({@link #putSegmentAsync}, QEMU's {@code qemu_put_buffer_async}). On a
- * gathering channel (a socket, a file) a page of guest RAM is not copied into the buffer: the
- * buffer's bytes so far and the page become two entries of an I/O vector, and {@link #flush()}
- * writes the vector with one gathering write ({@code writev}), so the kernel copies the page
- * straight from guest memory, as QEMU's RAM pages go. The vector holds at most
- * {@value #MAX_IOV} entries (Linux's IOV_MAX), about 2 MiB of pages per write. The views come
- * from {@link SegmentViews}: nothing is allocated per page. The page is read when the vector is
- * written, not when it is put: see {@link #putSegmentAsync} for why that is safe and when it is
- * not. Other channels (exec's pipe, TLS) get a copy, as before.
+ * far less than a write (or a gathering write, which would need a buffer object per page) per
+ * page. The size is set by the cache, not by syscalls: a buffer that fits the core's L2 (512 KiB
+ * here) is still there when the kernel copies it out, and the same holds on the destination
+ * ({@link MigrationInput}). Measured with a 1 GiB random guest, thread CPU of the migration and
+ * incoming threads: 4 MiB buffers 0.52-0.62 s and 0.65-0.76 s, 256 KiB 0.38-0.50 s and
+ * 0.36-0.61 s; 64 KiB and 512 KiB no better than 256 KiB (docs/benchmarks.md). Pages are
+ * copied straight from guest memory into the buffer through a {@link MemorySegment} view, so the
+ * page path allocates nothing.
  *
  * <p>Errors. The first I/O error is latched ({@link #error()}); every later put and flush is a
  * no-op, as in QEMU. The engine checks {@link #hasError()} after each step instead of unwinding
@@ -42,22 +36,12 @@ import java.nio.charset.StandardCharsets;
 public final class MigrationOutput implements AutoCloseable {
 
     public static final int DEFAULT_BUFFER_SIZE = 256 << 10;
-    /** Entries of one gathering write: Linux's IOV_MAX. */
-    static final int MAX_IOV = 1024;
+
+    private static final ValueLayout.OfLong BE64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
 
     private final WritableByteChannel channel;
     private final ByteBuffer buffer;
     private final MemorySegment bufferSegment;
-    /** the channel, if it takes gathering writes; null: every page is copied into the buffer */
-    private final GatheringByteChannel gathering;
-    /** the pending I/O vector: runs of the buffer and pages of guest RAM, in stream order */
-    private final ByteBuffer[] iov;
-    /** slot i's view of the buffer, for a run of it at iov[i] (made once per slot) */
-    private final ByteBuffer[] runViews;
-    private final SegmentViews pageViews;
-    private int iovCount;
-    /** where the buffer's bytes not yet in {@link #iov} start */
-    private int runStart;
     private volatile long transferred;
     private volatile Throwable error;
     private boolean released;
@@ -73,10 +57,6 @@ public final class MigrationOutput implements AutoCloseable {
         this.channel = channel;
         this.buffer = StreamBufferPool.acquire(bufferSize);
         this.bufferSegment = MemorySegment.ofBuffer(buffer);
-        this.gathering = channel instanceof GatheringByteChannel g ? g : null;
-        this.iov = gathering == null ? null : new ByteBuffer[MAX_IOV];
-        this.runViews = gathering == null ? null : new ByteBuffer[MAX_IOV];
-        this.pageViews = gathering == null ? null : new SegmentViews(MAX_IOV);
     }
 
     private boolean reserve(int n) {
@@ -149,48 +129,19 @@ public final class MigrationOutput implements AutoCloseable {
     }
 
     /**
-     * Puts {@code len} bytes of {@code src} at {@code offset} (a page of guest RAM) into the stream
-     * without copying them, where the channel allows it (see the class comment); else as
-     * {@link #putSegment}.
-     *
-     * <p>The bytes are read when the stream is flushed, not now, so they may be newer than at
-     * this call. That is what QEMU's asynchronous page writes accept too: a page the guest writes
-     * in between is in the dirty log and goes again later, and a later copy always follows the
-     * earlier in the stream. It is wrong where the sender must know exactly what the destination
-     * got, as XBZRLE's cache does: such callers use {@link #putSegment}. The memory must stay
-     * mapped until the next {@link #flush()}.
+     * Writes a page record header word and the page in one reservation: the common case of the
+     * RAM page path (8-byte address word, optional str8 block name, then the page).
      */
-    public void putSegmentAsync(MemorySegment src, long offset, int len) {
-        if (gathering == null || error != null || !SegmentViews.viewable(src, offset, len)) {
+    public void putBe64AndSegment(long word, MemorySegment src, long offset, int len) {
+        if (len <= buffer.capacity() - 8 && reserve(8 + len)) {
+            int pos = buffer.position();
+            bufferSegment.set(BE64, pos, word);
+            MemorySegment.copy(src, offset, bufferSegment, pos + 8, len);
+            buffer.position(pos + 8 + len);
+        } else {
+            putBe64(word);
             putSegment(src, offset, len);
-            return;
         }
-        if (iovCount + 3 > MAX_IOV) { // a run and this page now, the last run at the flush
-            flush();
-            if (error != null) {
-                return;
-            }
-        }
-        closeRun();
-        iov[iovCount] = pageViews.view(iovCount, src, offset, len);
-        iovCount++;
-        transferred += len;
-    }
-
-    /** Moves the buffer's bytes since {@link #runStart} into the I/O vector. */
-    private void closeRun() {
-        int end = buffer.position();
-        if (end == runStart) {
-            return;
-        }
-        ByteBuffer v = runViews[iovCount];
-        if (v == null) {
-            v = buffer.duplicate();
-            runViews[iovCount] = v;
-        }
-        v.clear().limit(end).position(runStart);
-        iov[iovCount++] = v;
-        runStart = end;
     }
 
     /** A counted string: one length byte, then the bytes (QEMU's {@code qemu_put_counted_string}). */
@@ -209,36 +160,15 @@ public final class MigrationOutput implements AutoCloseable {
         if (error != null) {
             return;
         }
+        buffer.flip();
         try {
-            if (iovCount > 0) {
-                closeRun();
-                writeVector();
-            } else {
-                buffer.flip();
-                while (buffer.hasRemaining()) {
-                    channel.write(buffer);
-                }
+            while (buffer.hasRemaining()) {
+                channel.write(buffer);
             }
         } catch (IOException | RuntimeException e) {
             setError(e);
         } finally {
             buffer.clear();
-            runStart = 0;
-            if (iovCount > 0) {
-                java.util.Arrays.fill(iov, 0, iovCount, null);
-                iovCount = 0;
-            }
-        }
-    }
-
-    /** One gathering write of the whole vector, repeated from the first unfinished entry after a short write. */
-    private void writeVector() throws IOException {
-        int first = 0;
-        while (first < iovCount) {
-            gathering.write(iov, first, iovCount - first);
-            while (first < iovCount && !iov[first].hasRemaining()) {
-                first++;
-            }
         }
     }
 
@@ -250,12 +180,6 @@ public final class MigrationOutput implements AutoCloseable {
         if (!released) {
             released = true;
             setError(new java.io.IOException("migration stream released"));
-            if (iov != null) {
-                java.util.Arrays.fill(iov, null);
-                java.util.Arrays.fill(runViews, null);
-                pageViews.clear();
-                iovCount = 0;
-            }
             StreamBufferPool.release(buffer);
         }
     }
@@ -265,7 +189,7 @@ public final class MigrationOutput implements AutoCloseable {
         return transferred;
     }
 
-    /** Bytes waiting in the buffer (pages put without a copy not counted). */
+    /** Bytes waiting in the buffer. */
     public int buffered() {
         return buffer.position();
     }

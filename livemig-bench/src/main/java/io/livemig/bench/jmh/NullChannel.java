@@ -1,14 +1,10 @@
 package io.livemig.bench.jmh;
 
 import java.nio.ByteBuffer;
-import java.nio.channels.GatheringByteChannel;
+import java.nio.channels.WritableByteChannel;
 
-/**
- * A channel that accepts and discards everything: the wire taken out of the page path. It takes
- * gathering writes, as a socket does, so {@code MigrationOutput.putSegmentAsync} builds its I/O
- * vector here as it would for a socket (the kernel's copy is what is left out).
- */
-final class NullChannel implements GatheringByteChannel {
+/** A channel that accepts and discards everything: the wire taken out of the page path. */
+final class NullChannel implements WritableByteChannel {
 
     long written;
 
@@ -18,20 +14,6 @@ final class NullChannel implements GatheringByteChannel {
         src.position(src.limit());
         written += n;
         return n;
-    }
-
-    @Override
-    public long write(ByteBuffer[] srcs, int offset, int length) {
-        long n = 0;
-        for (int i = offset; i < offset + length; i++) {
-            n += write(srcs[i]);
-        }
-        return n;
-    }
-
-    @Override
-    public long write(ByteBuffer[] srcs) {
-        return write(srcs, 0, srcs.length);
     }
 
     @Override

@@ -8,7 +8,6 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
-import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -23,10 +22,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * The stream buffer alone: one PAGE record (header word + 4096 bytes) per operation into a
  * {@link MigrationOutput} whose channel discards the bytes, pages taken in order from a 64 MiB
- * region of random bytes. The floor under the RAM saver's cost for a non-zero page, for each
- * way a page goes: {@code copy} into the stream buffer ({@code putSegment}, XBZRLE's path and a
- * channel without gathering writes), {@code async} as an I/O vector entry ({@code putSegmentAsync},
- * the RAM saver's path on a socket; the kernel's copy from guest RAM is outside this benchmark).
+ * region of random bytes. The floor under the RAM saver's cost for a non-zero page.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -41,11 +37,7 @@ public class StreamWriteBenchmark {
     private Arena arena;
     private MemorySegment guest;
     private MigrationOutput out;
-    private boolean async;
     private long cursor;
-
-    @Param({"copy", "async"})
-    public String path;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -58,7 +50,6 @@ public class StreamWriteBenchmark {
             MemorySegment.copy(MemorySegment.ofArray(chunk), 0, guest, off, chunk.length);
         }
         out = new MigrationOutput(new NullChannel());
-        async = path.equals("async");
     }
 
     @TearDown(Level.Trial)
@@ -70,12 +61,7 @@ public class StreamWriteBenchmark {
     public long outputPutPage() {
         long off = cursor;
         cursor = off + 4096 == GUEST ? 0 : off + 4096;
-        out.putBe64(off | 0x28);
-        if (async) {
-            out.putSegmentAsync(guest, off, 4096);
-        } else {
-            out.putSegment(guest, off, 4096);
-        }
-        return out.transferred();
+        out.putBe64AndSegment(off | 0x28, guest, off, 4096);
+        return out.buffered();
     }
 }

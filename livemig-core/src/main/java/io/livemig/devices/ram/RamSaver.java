@@ -287,13 +287,11 @@ final class RamSaver {
             }
         }
         long word = page * PAGE | RamRecordDescriptor.FLAG_PAGE;
-        if (useXbzrle) {
-            // the destination must get exactly the bytes XBZRLE's cache now holds: copy them now
-            putHeader(out, blockIndex, word);
-            out.putSegment(seg, offset, PAGE);
+        if (blockIndex == lastSentBlock) {
+            out.putBe64AndSegment(word | RamRecordDescriptor.FLAG_CONTINUE, seg, offset, PAGE);
         } else {
             putHeader(out, blockIndex, word);
-            out.putSegmentAsync(seg, offset, PAGE); // from guest RAM at the flush, as QEMU's
+            out.putSegment(seg, offset, PAGE);
         }
         normalPages++;
     }
