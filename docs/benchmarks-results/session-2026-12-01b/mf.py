@@ -1,4 +1,5 @@
 # measurement harness used for docs/benchmarks.md (2026-12-01 evening); run from the repo root after a build
+# since 2026-12-02: CONTENT=zero|mixed (default random) selects the source RAM content
 import socket, json, subprocess, time, os, sys, glob
 JAVA = glob.glob('/usr/lib/jvm/*25*/bin/java')[0]
 JAR = './livemig-cli/target/livemig.jar'
@@ -36,7 +37,12 @@ def threads(pid):
     return out
 if os.path.exists(f'{D}/src.ram'): os.unlink(f'{D}/src.ram')
 with open(f'{D}/src.ram','wb') as fh:
-    fh.write(os.urandom(1<<30))
+    c=os.environ.get('CONTENT','random')
+    if c=='zero': fh.truncate(1<<30)
+    elif c=='mixed':
+        import random as _r; _r.seed(1); z=bytes(4096)
+        for i in range(262144): fh.write(os.urandom(4096) if _r.random()<0.5 else z)
+    else: fh.write(os.urandom(1<<30))
 if os.path.exists(f'{D}/dst.ram'): os.unlink(f'{D}/dst.ram')
 dp, dq = start('dst', True)
 sp, sq = start('src', False)

@@ -4,7 +4,7 @@
 # Usage, from the repo root after a build: CONTENT=zero bash docs/benchmarks-results/session-2026-12-02/jfr.sh CHANNELS
 here=$(cd "$(dirname "$0")" && pwd)
 rm -f /dev/shm/mf/*.jfr*
-XOPTS="-XX:StartFlightRecording=filename=/dev/shm/mf/%p.jfr,settings=$here/compile.jfc" python3 "$here/mf.py" "${1:-1}"
+XOPTS="-XX:StartFlightRecording=filename=/dev/shm/mf/%p.jfr,settings=$here/compile.jfc" python3 "$here/../session-2026-12-01b/mf.py" "${1:-1}"
 sleep 3
 . bin/jdk.sh && livemig_use_jdk
 for f in /dev/shm/mf/*.jfr; do
