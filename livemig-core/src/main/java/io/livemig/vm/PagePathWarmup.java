@@ -30,8 +30,12 @@ import java.util.concurrent.locks.LockSupport;
  * it shortens this warm-up but does not replace it.
  *
  * <p>What it runs: the same code a real migration runs, not a copy of its loops, so the
- * profiles match (the same channel classes, the same record kinds: half random pages, half
- * zero pages, as {@code bin/bench}'s mixed content; the last rounds over multifd). Its stream buffers go back to
+ * profiles match (the same channel classes, the same record kinds: runs of random pages, runs
+ * of zero pages and a mix, {@link #fillMixed}; the last rounds over multifd). Where a real
+ * migration takes a branch this small guest would not, the warm-up arranges it: short multifd
+ * packets ({@link #MULTIFD_PACKET_PAGES}) and rounds with {@code downtime-limit 0}. C2 compiles a
+ * branch it never saw taken as a trap, and the first real migration would pay for the
+ * recompilation on its own CPUs. Its stream buffers go back to
  * {@link io.livemig.stream.StreamBufferPool} and serve the first real migration.
  *
  * <p>Cost: its run time and CPU at start, before QMP answers (measured in docs/benchmarks.md).
