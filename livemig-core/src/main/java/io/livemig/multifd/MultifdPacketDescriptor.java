@@ -83,6 +83,19 @@ public final class MultifdPacketDescriptor {
     private MultifdPacketDescriptor() {
     }
 
+    /**
+     * Returns {@code pages} if a sender may fill packets with that many pages (1..128; fewer than
+     * 128 only in the warm-up, the wire stays the same).
+     *
+     * @throws IllegalArgumentException otherwise
+     */
+    public static int checkPacketPages(int pages) {
+        if (pages < 1 || pages > PAGES_PER_PACKET) {
+            throw new IllegalArgumentException("multifd packet pages must be 1.." + PAGES_PER_PACKET + ", got " + pages);
+        }
+        return pages;
+    }
+
     public static int offsetOfPage(int slot) {
         return OFFSETS_OFFSET + 8 * slot;
     }

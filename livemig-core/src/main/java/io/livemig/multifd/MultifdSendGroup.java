@@ -95,10 +95,7 @@ public final class MultifdSendGroup implements AutoCloseable {
     public static MultifdSendGroup open(MigrationUri uri, int count, MultifdCompression compression, int level,
                                         UUID uuid, Duration timeout, ChannelWrapper wrapper,
                                         LongSupplier stallTimeoutMs, int packetPages) throws IOException {
-        if (packetPages < 1 || packetPages > MultifdPacketDescriptor.PAGES_PER_PACKET) {
-            throw new IllegalArgumentException("multifd packet pages must be 1.."
-                    + MultifdPacketDescriptor.PAGES_PER_PACKET + ", got " + packetPages);
-        }
+        MultifdPacketDescriptor.checkPacketPages(packetPages);
         List<MigrationChannel> opened = new ArrayList<>();
         try {
             ByteBuffer init = ByteBuffer.allocate(MultifdPacketDescriptor.INIT_LENGTH);

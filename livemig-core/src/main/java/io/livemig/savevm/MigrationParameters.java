@@ -99,11 +99,7 @@ public final class MigrationParameters {
 
     /** @throws IllegalArgumentException unless {@code pages} is 1..128 */
     public void multifdPacketPages(int pages) {
-        if (pages < 1 || pages > io.livemig.multifd.MultifdPacketDescriptor.PAGES_PER_PACKET) {
-            throw new IllegalArgumentException("multifd packet pages must be 1.."
-                    + io.livemig.multifd.MultifdPacketDescriptor.PAGES_PER_PACKET + ", got " + pages);
-        }
-        this.multifdPacketPages = pages;
+        this.multifdPacketPages = io.livemig.multifd.MultifdPacketDescriptor.checkPacketPages(pages);
     }
 
     public long stallTimeoutMs() {

@@ -1,6 +1,7 @@
 package io.livemig.vm;
 
 import io.livemig.guest.RamBlock;
+import io.livemig.savevm.MigrationParameters;
 import io.livemig.savevm.MigrationStatus;
 
 import java.io.IOException;
@@ -64,7 +65,6 @@ public final class PagePathWarmup {
     static final int MULTIFD_PACKET_PAGES = 4;
     private static final List<Map<String, Object>> MULTIFD_ON = List.of(Map.of("capability", "multifd", "state", true));
 
-    private static final long DEFAULT_DOWNTIME_LIMIT_MS = io.livemig.savevm.MigrationParameters.DEFAULT_DOWNTIME_LIMIT_MS;
     private static final Duration ROUND_TIMEOUT = Duration.ofSeconds(30);
     private static final String BACKEND = "warmup0";
     private static final String FILE_BACKEND = "warmup1";
@@ -117,7 +117,7 @@ public final class PagePathWarmup {
                 // and hands the rest to the completion's loop. C2 compiles an exit it never saw
                 // taken as a trap, and the first real migration recompiled the loop (JFR,
                 // docs/benchmarks.md).
-                src.setMigrateParameters(Map.of("downtime-limit", r % 2 == 0 ? 0L : DEFAULT_DOWNTIME_LIMIT_MS));
+                src.setMigrateParameters(Map.of("downtime-limit", r % 2 == 0 ? 0L : MigrationParameters.DEFAULT_DOWNTIME_LIMIT_MS));
                 try (VirtualMachine dst = startUnlinked(guestBytes, dir, "dst" + r, Optional.of("tcp:127.0.0.1:0"))) {
                     if (r == rounds - Math.min(MULTIFD_ROUNDS, rounds / 2)) {
                         src.setMigrateCapabilities(MULTIFD_ON);
